@@ -18,7 +18,7 @@ from setuptools import find_packages, setup
 
 PACKAGE = "edge_rover"
 ROOT = Path(__file__).resolve().parent
-PYTHON_PACKAGES = ["perception", "control", "calibration", "simulation", "bags", "tools"]
+PYTHON_PACKAGES = ["common", "perception", "control", "calibration", "simulation", "bags", "tools"]
 SHARE_DIRS = ["launch", "config", "rviz", "models"]
 
 

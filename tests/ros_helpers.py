@@ -1,0 +1,60 @@
+"""Helpers for tests that run real rclpy nodes on real DDS (domain isolated by conftest).
+
+Use SingleThreadedExecutor: the MultiThreadedExecutor of the PyPI wheels loses messages.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+
+@pytest.fixture
+def ros_context() -> Iterator[object]:
+    """A fresh rclpy context for one test; shut down afterwards even when the test fails."""
+    rclpy = pytest.importorskip("rclpy")
+    context = rclpy.context.Context()
+    rclpy.init(context=context)
+    try:
+        yield context
+    finally:
+        context.try_shutdown()
+
+
+def spin_until(executor: object, predicate: Callable[[], bool], timeout_s: float) -> bool:
+    """Spin ``executor`` until ``predicate()`` holds or the timeout passes; returns predicate()."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        executor.spin_once(timeout_sec=0.02)
+    return predicate()
+
+
+@contextmanager
+def running_process(args: list[str], env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+    """Start a process in its own session and stop it (SIGINT, then SIGKILL) by PID afterwards."""
+    proc = subprocess.Popen(
+        args,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
