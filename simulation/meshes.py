@@ -211,7 +211,7 @@ def person_mesh(seed: int, size: tuple[float, float, float], phase: float, walki
     b = MeshBuilder()
     stride = 0.42 * walking
     hip_z, thigh, shin = 0.92 * s, 0.45 * s, 0.44 * s
-    for side, sign in (("left", 1.0), ("right", -1.0)):
+    for sign in (1.0, -1.0):
         swing = stride * np.sin(phase) * sign
         knee_bend = walking * 0.5 * max(0.0, np.sin(phase + sign * np.pi / 2))
         hip = np.array([0.0, sign * 0.09 * s * girth, hip_z])
@@ -391,7 +391,7 @@ def object_mesh(
     """The mesh of any class or distractor kind (cached; gait phase quantized to GAIT_STEPS)."""
     dims = tuple(round(float(v), 3) for v in (size if size is not None else DEFAULT_SIZES[kind]))
     if kind == "person":
-        step = int(round(phase / (2 * np.pi) * GAIT_STEPS)) % GAIT_STEPS if walking > 0 else 0
+        step = round(phase / (2 * np.pi) * GAIT_STEPS) % GAIT_STEPS if walking > 0 else 0
         return _cached_mesh(kind, int(seed), dims, step, round(float(walking), 2))
     return _cached_mesh(kind, int(seed), dims, 0, 0.0)
 

@@ -242,7 +242,7 @@ class Renderer:
             self._draw_decals(image, scene)
         posed = self._pose_objects(scene)
         if lighting.shadows:
-            for obj, mesh, rot, trans in posed:
+            for _obj, mesh, rot, trans in posed:
                 self._draw_shadow(image, mesh, rot, trans, lighting, scene)
         projected = []
         for order_index, (obj_index, mesh, rot, trans) in enumerate(posed):
@@ -528,13 +528,13 @@ class Renderer:
         lighting = scene.lighting
         image = cv2.LUT(image, _response_lut(lighting.gain, lighting.tint, lighting.contrast, lighting.gamma))
         if scene.motion_blur_px >= 1.5:
-            k = int(round(scene.motion_blur_px))
+            k = round(scene.motion_blur_px)
             kernel = np.zeros((k, k), dtype=np.float32)
             kernel[:, k // 2] = 1.0 / k  # forward motion: mostly vertical streaks in the lower image
             image = cv2.filter2D(image, -1, kernel)
         if scene.defocus > 0.3:
             image = cv2.GaussianBlur(image, (0, 0), scene.defocus)
-        sigma_q = int(round(scene.noise_sigma))
+        sigma_q = round(scene.noise_sigma)
         if sigma_q > 0:
             bank = _noise_bank(self.height, self.width, sigma_q)
             pos, neg = bank[scene.frame_seed % len(bank)]
