@@ -374,9 +374,19 @@ def distractor_mesh(kind: str, seed: int, size: tuple[float, float, float]) -> M
         for k in range(int(rng.integers(2, 5))):  # a row of windows on the front face
             wy = -width / 2 + (k + 0.5) * width / 4
             b.box((length / 2 + 0.01, wy, height * 0.6), (0.02, width / 8, height / 5), (60, 50, 40))
-    elif kind == "barrier":
-        col = _colour(rng, [(40, 40, 200), (230, 230, 230), (20, 180, 230), (140, 140, 140)], 10)
-        b.box((0.0, 0.0, height / 2), size, col)
+    elif kind == "barrier":  # a long, low, striped barrier: not a box
+        col = _colour(rng, [(40, 40, 200), (20, 180, 230), (140, 140, 140)], 10)
+        stripes = int(rng.integers(4, 9))
+        for k in range(stripes):
+            x0 = -length / 2 + k * length / stripes
+            colour = col if k % 2 == 0 else (235.0, 235.0, 235.0)
+            b.box(
+                (x0 + length / stripes / 2, 0.0, height * 0.65),
+                (length / stripes, width, height * 0.3),
+                colour,
+            )
+        for leg in (-0.4, 0.4):
+            b.box((leg * length, 0.0, height * 0.25), (0.08, width * 1.6, height * 0.5), (60.0, 60.0, 60.0))
     else:
         raise ValueError(f"unknown distractor kind {kind!r}")
     return b.build()

@@ -53,7 +53,7 @@ class ObjectTruth:
 class RenderResult:
     image: np.ndarray  # HxWx3 uint8 BGR
     truth: list[ObjectTruth]
-    id_buffer: np.ndarray  # HxW uint8: 0 ground/sky, k+1 = Scene.objects[k]
+    id_buffer: np.ndarray  # HxW uint16: 0 ground/sky, k+1 = Scene.objects[k]
 
 
 @dataclass(frozen=True)
@@ -236,7 +236,7 @@ class Renderer:
 
     def render(self, scene: Scene, with_truth: bool = True) -> RenderResult:
         image = self._ground(scene)
-        id_buffer = np.zeros((self.height, self.width), dtype=np.uint8)
+        id_buffer = np.zeros((self.height, self.width), dtype=np.uint16)
         lighting = scene.lighting
         if scene.decals:
             self._draw_decals(image, scene)
@@ -245,11 +245,10 @@ class Renderer:
             for _obj, mesh, rot, trans in posed:
                 self._draw_shadow(image, mesh, rot, trans, lighting, scene)
         projected = []
-        for order_index, (obj_index, mesh, rot, trans) in enumerate(posed):
+        for obj_index, mesh, rot, trans in posed:  # far → near: nearer objects paint over
             polys, colours = self._object_polygons(mesh, rot, trans, scene)
             projected.append((obj_index, polys, colours))
             self._fill(image, id_buffer, polys, colours, obj_index + 1)
-            del order_index
         truth = self._truth(scene, projected, id_buffer) if with_truth else []
         image = self._post(image, scene)
         return RenderResult(image, truth, id_buffer)
