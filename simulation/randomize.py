@@ -23,8 +23,9 @@ def jittered_rig(base: CameraRig, rng: np.random.Generator) -> CameraRig:
     """The same camera with its mount perturbed: height, pitch, roll, yaw."""
     x, y, z = base.extrinsics.translation
     roll, pitch, yaw = base.extrinsics.rotation_rpy
+    height = float(np.clip(z * rng.uniform(0.6, 1.6), 0.25, 1.5))
     extrinsics = CameraExtrinsics(
-        translation=(x + rng.uniform(-0.1, 0.1), y + rng.uniform(-0.05, 0.05), float(np.clip(z * rng.uniform(0.6, 1.6), 0.25, 1.5))),
+        translation=(x + rng.uniform(-0.1, 0.1), y + rng.uniform(-0.05, 0.05), height),
         rotation_rpy=(roll + rng.normal(0, 0.02), pitch + rng.uniform(-0.08, 0.1), yaw + rng.normal(0, 0.03)),
         parent_frame=base.extrinsics.parent_frame,
         child_frame=base.extrinsics.child_frame,
@@ -154,7 +155,7 @@ def random_scene(rng: np.random.Generator, rig: CameraRig) -> Scene:
     for obj in objects:
         obj.x += px
         obj.y += py
-    decals = [GroundDecal(d.polygon + (px, py), d.colour) for d in decals]
+    decals = [GroundDecal(d.polygon + np.array([px, py]), d.colour) for d in decals]
     return Scene(
         ground_kind=ground,
         ground_seed=int(rng.integers(0, 6)),
