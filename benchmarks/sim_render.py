@@ -21,10 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from calibration.calibration_io import load_camera_info, load_extrinsics  # noqa: E402
-from calibration.camera_model import CameraIntrinsics, CameraRig  # noqa: E402
-from simulation.renderer import Renderer  # noqa: E402
-from simulation.scene import Lighting, Scene, SceneObject  # noqa: E402
+from calibration.calibration_io import load_camera_info, load_extrinsics
+from calibration.camera_model import CameraIntrinsics, CameraRig
+from simulation.renderer import Renderer
+from simulation.scene import Lighting, Scene, SceneObject
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sim_render.json"
 
@@ -79,7 +79,9 @@ def main() -> int:
     distorted = Renderer(CameraRig(lens, ext))
     rig_setup_s = time.perf_counter() - start
     small = Renderer(CameraRig(intr.scaled(320, 240), ext))
-    night = Lighting(shadows=False, headlight=True, gain=0.5, ambient=0.6, diffuse=0.1, sky_zenith=(25, 15, 10))
+    night = Lighting(
+        shadows=False, headlight=True, gain=0.5, ambient=0.6, diffuse=0.1, sky_zenith=(25, 15, 10)
+    )
     cases = [
         ("typical street, day (10 objects, shadows, noise, truth)", renderer, Scene(objects=typical_objects()), True),
         ("same, no ground truth", renderer, Scene(objects=typical_objects()), False),

@@ -234,7 +234,10 @@ class Renderer:
 
     # -- public ----------------------------------------------------------------------------
 
-    def render(self, scene: Scene, with_truth: bool = True) -> RenderResult:
+    def render(self, scene: Scene, with_truth: bool = True, with_image: bool = True) -> RenderResult:
+        """Render ``scene``. ``with_image=False`` draws only the id buffer (ground truth, fast)."""
+        if not with_image:
+            return self._render_ids(scene, with_truth)
         image = self._ground(scene)
         id_buffer = np.zeros((self.height, self.width), dtype=np.uint16)
         lighting = scene.lighting
@@ -252,6 +255,17 @@ class Renderer:
         truth = self._truth(scene, projected, id_buffer) if with_truth else []
         image = self._post(image, scene)
         return RenderResult(image, truth, id_buffer)
+
+    def _render_ids(self, scene: Scene, with_truth: bool) -> RenderResult:
+        id_buffer = np.zeros((self.height, self.width), dtype=np.uint16)
+        projected = []
+        for obj_index, mesh, rot, trans in self._pose_objects(scene):
+            polys, colours = self._object_polygons(mesh, rot, trans, scene)
+            projected.append((obj_index, polys, colours))
+            for poly in polys:
+                cv2.fillPoly(id_buffer, [poly], obj_index + 1, cv2.LINE_8, SUBPIXEL_BITS)
+        truth = self._truth(scene, projected, id_buffer) if with_truth else []
+        return RenderResult(np.zeros((0, 0, 3), dtype=np.uint8), truth, id_buffer)
 
     # -- ground and sky -------------------------------------------------------------------
 
