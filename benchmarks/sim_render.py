@@ -82,15 +82,26 @@ def main() -> int:
     night = Lighting(
         shadows=False, headlight=True, gain=0.5, ambient=0.6, diffuse=0.1, sky_zenith=(25, 15, 10)
     )
+    typical = typical_objects
     cases = [
-        ("typical street, day (10 objects, shadows, noise, truth)", renderer, Scene(objects=typical_objects()), True),
-        ("same, no ground truth", renderer, Scene(objects=typical_objects()), False),
+        ("typical street, day (10 objects, shadows, noise, truth)", renderer, Scene(objects=typical()), True),
+        ("same, no ground truth", renderer, Scene(objects=typical()), False),
         ("ground + sky only", renderer, Scene(), True),
-        ("typical, night (headlight)", renderer, Scene(objects=typical_objects(), lighting=night, noise_sigma=8), True),
-        ("typical, motion blur + defocus", renderer, Scene(objects=typical_objects(), motion_blur_px=4, defocus=0.8), True),
-        ("typical, distorted lens (plumb_bob k1=-0.28)", distorted, Scene(objects=typical_objects()), True),
-        ("typical, 320×240", small, Scene(objects=typical_objects()), True),
-    ]  # fmt: skip
+        (
+            "typical, night (headlight)",
+            renderer,
+            Scene(objects=typical(), lighting=night, noise_sigma=8),
+            True,
+        ),
+        (
+            "typical, motion blur + defocus",
+            renderer,
+            Scene(objects=typical(), motion_blur_px=4, defocus=0.8),
+            True,
+        ),
+        ("typical, distorted lens (plumb_bob k1=-0.28)", distorted, Scene(objects=typical()), True),
+        ("typical, 320×240", small, Scene(objects=typical()), True),
+    ]
     rows = []
     for name, rend, scene, truth in cases:
         figures = time_frames(rend, scene, args.frames, with_truth=truth)
