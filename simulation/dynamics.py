@@ -72,7 +72,7 @@ def _lagged(current: float, target: float, tau: float, dt: float, rate_down: flo
     desired_rate = (target - current) / max(tau, dt)
     rate = float(np.clip(desired_rate, -rate_down, rate_up))
     new = current + rate * dt
-    if (target - current) * (target - new) < 0:  # never overshoot the target
+    if (target - current) * (target - new) < 0 or abs(target - new) < 1e-3:  # no overshoot, no endless tail
         new = target
     return new
 
