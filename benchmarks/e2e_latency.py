@@ -113,7 +113,7 @@ def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> 
         executor.spin_once(timeout_sec=0.01)
         if not measuring["on"] and time.monotonic() - start >= warmup:
             measuring["on"] = True
-            for name, p in ps.items():
+            for p in ps.values():
                 for q in [p, *p.children(recursive=True)]:
                     q.cpu_percent(None)
         if measuring["on"] and time.monotonic() >= next_sample:
@@ -178,10 +178,11 @@ def print_table(results: list[dict]) -> None:
     for r in results:
         lat = r["latency_ms"]
         cpu = "/".join(str(r["cpu_percent_mean"][n]) for n in NODES)
+        rss = sum(r["peak_rss_mb"].values())
         print(
             f"| {r['fps']:.0f} | {r['frames_published']} | {r['frames_detected']} | {r['frames_mapped']} | "
             f"{r['frames_commanded']} | {lat['p50']} | {lat['p99']} | {lat['max']} | "
-            f"{lat['first_third_p50']}→{lat['last_third_p50']} | {cpu} | {sum(r['peak_rss_mb'].values()):.0f} |"
+            f"{lat['first_third_p50']}→{lat['last_third_p50']} | {cpu} | {rss:.0f} |"
         )
 
 
