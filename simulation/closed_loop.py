@@ -84,8 +84,7 @@ class RunResult:
 
 
 def default_rig(width: int = 640, height: int = 480) -> CameraRig:
-    from calibration.calibration_io import resolve_url  # noqa: F401 - same loader the nodes use
-
+    """The project's default camera (config/camera_info.yaml + config/extrinsics.yaml)."""
     intrinsics = load_camera_info("package://edge_rover/config/camera_info.yaml")
     if (intrinsics.width, intrinsics.height) != (width, height):
         intrinsics = intrinsics.scaled(width, height)
@@ -113,6 +112,87 @@ def _threat_ahead(world: ScenarioWorld) -> bool:
     return False
 
 
+class MetricsTracker:
+    """Accumulates the run metrics step by step (shared by ``run_scenario`` and the sim node)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.metrics = RunMetrics()
+        self.log: dict[str, list[float]] = {
+            k: [] for k in ("t", "x", "y", "yaw", "speed", "cmd_v", "cmd_w", "gap")
+        }
+        self._brake_position: tuple[float, float] | None = None
+        self._speed_sum = 0.0
+
+    def before_step(self, world: ScenarioWorld, visible: list[ObjectTruth], cmd: tuple[float, float]) -> None:
+        """Record the frame's visibility and the command about to be applied."""
+        m, scenario, dt = self.metrics, self.scenario, self.scenario.step_s
+        cmd_v, cmd_w = cmd
+        target = scenario.success.target
+        if m.first_visible_s is None and any(target is None or t.object_index == target for t in visible):
+            m.first_visible_s = world.time
+        braking = not math.isfinite(cmd_v) or cmd_v < BRAKE_RATIO * scenario.cruise_speed
+        threat = _threat_ahead(world)
+        if threat and m.first_threat_s is None:
+            m.first_threat_s = world.time
+        if braking:
+            m.braking_s += dt
+            if m.first_brake_s is None:
+                m.first_brake_s = world.time
+                self._brake_position = (world.rover.x, world.rover.y)
+            if not threat:
+                m.false_braking_s += dt
+        rover = world.rover
+        if abs(rover.speed) < STOPPED_SPEED:
+            m.stopped_s += dt
+            if (
+                self._brake_position is not None
+                and m.stopping_distance_m is None
+                and m.first_brake_s < world.time
+            ):
+                bx, by = self._brake_position
+                m.stopping_distance_m = math.hypot(rover.x - bx, rover.y - by)
+        self._speed_sum += rover.speed
+        values = (world.time, rover.x, rover.y, rover.yaw, rover.speed, cmd_v, cmd_w)
+        for name, value in zip(("t", "x", "y", "yaw", "speed", "cmd_v", "cmd_w"), values, strict=True):
+            self.log[name].append(float(value))
+
+    def after_step(self, world: ScenarioWorld) -> bool:
+        """Check gaps and collision after the world moved; True when the rover collided."""
+        m = self.metrics
+        footprint = rover_footprint(world.rover, self.scenario.limits)
+        gaps = [polygon_gap(footprint, box) for box in world.obstacle_footprints()]
+        gap = min(gaps) if gaps else math.inf
+        self.log["gap"].append(gap)
+        m.min_gap_m = min(m.min_gap_m, gap)
+        target = self.scenario.success.target
+        if target is not None:
+            previous = m.target_min_gap_m if m.target_min_gap_m is not None else math.inf
+            m.target_min_gap_m = min(previous, gaps[target])
+        if gap <= 0.0 and not m.collided:
+            m.collided = True
+            m.collision_time = world.time
+        return m.collided
+
+    def finish(self, world: ScenarioWorld) -> RunResult:
+        m, scenario = self.metrics, self.scenario
+        m.duration_s = world.time
+        m.mean_speed = self._speed_sum / max(len(self.log["t"]), 1)
+        start_x, start_y, start_yaw = scenario.start
+        heading = np.array([math.cos(start_yaw), math.sin(start_yaw)])
+        m.progress_m = float(np.dot([world.rover.x - start_x, world.rover.y - start_y], heading))
+        if m.first_visible_s is not None and m.first_brake_s is not None:
+            m.reaction_time_s = round(m.first_brake_s - m.first_visible_s, 6)
+        if m.first_threat_s is not None and m.first_brake_s is not None:
+            m.threat_reaction_s = round(m.first_brake_s - m.first_threat_s, 6)
+        success, reasons = evaluate(scenario, m)
+        return RunResult(scenario.name, success, reasons, m, self.log)
+
+
+def visible_truth(truths: list[ObjectTruth]) -> list[ObjectTruth]:
+    return [t for t in truths if t.visible_pixels >= VISIBLE_PIXELS]
+
+
 def run_scenario(
     scenario: Scenario,
     controller_fn: Controller,
@@ -131,18 +211,11 @@ def run_scenario(
     renderer = Renderer(rig or default_rig())
     duration = scenario.duration_s if duration_s is None else duration_s
     steps = max(1, round(duration / scenario.step_s))
-    dt = scenario.step_s
-    m = RunMetrics()
-    log: dict[str, list[float]] = {k: [] for k in ("t", "x", "y", "yaw", "speed", "cmd_v", "cmd_w", "gap")}
-    start_x, start_y, start_yaw = scenario.start
-    heading = np.array([math.cos(start_yaw), math.sin(start_yaw)])
-    brake_position: tuple[float, float] | None = None
-    speed_sum = 0.0
-    target = scenario.success.target
+    tracker = MetricsTracker(scenario)
     for step in range(steps):
         scene = world.scene(frame_seed=step)
         result = renderer.render(scene, with_truth=True, with_image=render_images)
-        visible = [t for t in result.truth if t.visible_pixels >= VISIBLE_PIXELS]
+        visible = visible_truth(result.truth)
         obs = Observation(
             time=world.time,
             rover=world.rover,
@@ -151,61 +224,15 @@ def run_scenario(
             truth=visible,
             image=result.image if render_images else None,
         )
-        cmd_v, cmd_w = controller_fn(obs)
-        cmd_v, cmd_w = float(cmd_v), float(cmd_w)
+        cmd = controller_fn(obs)
+        cmd = (float(cmd[0]), float(cmd[1]))
         if on_step is not None:
-            on_step(world, obs, (cmd_v, cmd_w))
-        if m.first_visible_s is None and any(target is None or t.object_index == target for t in visible):
-            m.first_visible_s = world.time
-        braking = (math.isfinite(cmd_v) and cmd_v < BRAKE_RATIO * scenario.cruise_speed) or not math.isfinite(
-            cmd_v
-        )
-        threat = _threat_ahead(world)
-        if threat and m.first_threat_s is None:
-            m.first_threat_s = world.time
-        if braking:
-            m.braking_s += dt
-            if m.first_brake_s is None:
-                m.first_brake_s = world.time
-                brake_position = (world.rover.x, world.rover.y)
-            if not threat:
-                m.false_braking_s += dt
-        if abs(world.rover.speed) < STOPPED_SPEED:
-            m.stopped_s += dt
-            if brake_position is not None and m.stopping_distance_m is None and m.first_brake_s < world.time:
-                m.stopping_distance_m = math.hypot(
-                    world.rover.x - brake_position[0], world.rover.y - brake_position[1]
-                )
-        speed_sum += world.rover.speed
-        for name, value in zip(
-            ("t", "x", "y", "yaw", "speed", "cmd_v", "cmd_w"),
-            (world.time, world.rover.x, world.rover.y, world.rover.yaw, world.rover.speed, cmd_v, cmd_w),
-            strict=True,
-        ):
-            log[name].append(float(value))
-        world.step(cmd_v, cmd_w)
-        footprint = rover_footprint(world.rover, scenario.limits)
-        gaps = [polygon_gap(footprint, box) for box in world.obstacle_footprints()]
-        gap = min(gaps) if gaps else math.inf
-        log["gap"].append(gap)
-        m.min_gap_m = min(m.min_gap_m, gap)
-        if target is not None:
-            m.target_min_gap_m = min(
-                m.target_min_gap_m if m.target_min_gap_m is not None else math.inf, gaps[target]
-            )
-        if gap <= 0.0:
-            m.collided = True
-            m.collision_time = world.time
+            on_step(world, obs, cmd)
+        tracker.before_step(world, visible, cmd)
+        world.step(*cmd)
+        if tracker.after_step(world):
             break
-    m.duration_s = world.time
-    m.mean_speed = speed_sum / max(len(log["t"]), 1)
-    m.progress_m = float(np.dot([world.rover.x - start_x, world.rover.y - start_y], heading))
-    if m.first_visible_s is not None and m.first_brake_s is not None:
-        m.reaction_time_s = round(m.first_brake_s - m.first_visible_s, 6)
-    if m.first_threat_s is not None and m.first_brake_s is not None:
-        m.threat_reaction_s = round(m.first_brake_s - m.first_threat_s, 6)
-    success, reasons = evaluate(scenario, m)
-    return RunResult(scenario.name, success, reasons, m, log)
+    return tracker.finish(world)
 
 
 def evaluate(scenario: Scenario, m: RunMetrics) -> tuple[bool, list[str]]:
