@@ -6,7 +6,7 @@ left out, so the sim alone still runs and drives at cruise speed).
         [real_time_factor:=1.0 lock_step:=false end_action:=hold metrics_path:= pipeline:=true rviz:=false]
 """
 
-from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler
+from launch.actions import DeclareLaunchArgument, EmitEvent, GroupAction, RegisterEventHandler
 from launch.conditions import IfCondition
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
@@ -15,7 +15,7 @@ from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
 from common.launch_helpers import PACKAGE, node_params, pipeline_nodes, rviz_node
-from launch import GroupAction, LaunchDescription
+from launch import LaunchDescription
 
 
 def generate_launch_description() -> LaunchDescription:
