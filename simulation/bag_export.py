@@ -16,7 +16,7 @@ from bags.writer import BagWriter
 from common.ros_conversions import bgr_to_image, intrinsics_to_camera_info, sec_to_stamp
 from simulation.closed_loop import Observation, RunResult, default_rig, run_scenario
 from simulation.reference_controllers import OracleController, cruise_controller, stop_controller
-from simulation.renderer import Renderer
+from simulation.renderer import Renderer, world_truth
 from simulation.ros_conversions import rover_to_odometry, rover_to_tf, truth_to_detection3d_array
 from simulation.scenarios import Scenario, ScenarioWorld
 
@@ -56,7 +56,8 @@ def write_scenario_bag(
         def record(world: ScenarioWorld, obs: Observation, cmd: tuple[float, float]) -> None:
             t = start_s + world.time
             stamp, stamp_ns = sec_to_stamp(t), round(t * 1e9)
-            result = renderer.render(world.scene(frame_seed=round(world.time / scenario.step_s)))
+            scene = world.scene(frame_seed=round(world.time / scenario.step_s))
+            result = renderer.render(scene)
             frame = "camera_optical_frame"
             bag.write("/camera/image_raw", bgr_to_image(result.image, stamp, frame), stamp_ns)
             bag.write(
@@ -64,7 +65,11 @@ def write_scenario_bag(
             )
             bag.write("/odom", rover_to_odometry(world.rover, obs.yaw_rate, stamp), stamp_ns)
             bag.write("/tf", rover_to_tf(world.rover, stamp), stamp_ns)
-            bag.write("/sim/ground_truth", truth_to_detection3d_array(result.truth, stamp), stamp_ns)
+            bag.write(
+                "/sim/ground_truth",
+                truth_to_detection3d_array(world_truth(scene, result.truth), stamp),
+                stamp_ns,
+            )
             if with_cmd_vel:
                 twist = Twist()
                 twist.linear.x, twist.angular.z = cmd

@@ -24,6 +24,8 @@ def truth_to_detection3d_array(
 ) -> Detection3DArray:
     """Ground truth in base_link: bbox centre/size/yaw, class name as hypothesis, id = object index.
 
+    The score is the fraction of the object the camera sees (1 − occlusion; 0 when out of view).
+
     vision_msgs has no velocity field; the velocity is not carried here (it is in the Python
     ObjectTruth and in the headless metrics).
     """
@@ -40,7 +42,7 @@ def truth_to_detection3d_array(
         det.bbox.size.x, det.bbox.size.y, det.bbox.size.z = (float(v) for v in truth.size)
         hypothesis = ObjectHypothesisWithPose()
         hypothesis.hypothesis.class_id = truth.class_name
-        hypothesis.hypothesis.score = 1.0 - float(truth.occlusion)  # how much of it the camera sees
+        hypothesis.hypothesis.score = 1.0 - float(truth.occlusion)
         hypothesis.pose.pose = det.bbox.center
         det.results.append(hypothesis)
         msg.detections.append(det)

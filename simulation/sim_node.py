@@ -31,7 +31,7 @@ from common.params import ParamSpec, declare_validated
 from common.qos import CLOCK_QOS, RELIABLE_QOS, SENSOR_QOS
 from common.ros_conversions import bgr_to_image, intrinsics_to_camera_info, sec_to_stamp
 from simulation.closed_loop import MetricsTracker, visible_truth
-from simulation.renderer import Renderer
+from simulation.renderer import Renderer, world_truth
 from simulation.ros_conversions import (
     clock_message,
     rover_to_odometry,
@@ -162,7 +162,8 @@ class SimNode(Node):
     def _publish_frame(self) -> None:
         stamp = sec_to_stamp(self.p["sim_start_s"] + self.world.time)
         self.pub_clock.publish(clock_message(stamp))
-        result = self.renderer.render(self.world.scene(frame_seed=self._frame))
+        scene = self.world.scene(frame_seed=self._frame)
+        result = self.renderer.render(scene)
         self._last_visible = visible_truth(result.truth)
         frame_id = self.p["camera_frame"]
         self.pub_image.publish(bgr_to_image(result.image, stamp, frame_id))
@@ -175,7 +176,9 @@ class SimNode(Node):
         if self.p["publish_tf"]:
             self.pub_tf.publish(rover_to_tf(rover, stamp, self.p["odom_frame"], self.p["base_frame"]))
         if self.p["publish_ground_truth"]:
-            self.pub_truth.publish(truth_to_detection3d_array(result.truth, stamp, self.p["base_frame"]))
+            self.pub_truth.publish(
+                truth_to_detection3d_array(world_truth(scene, result.truth), stamp, self.p["base_frame"])
+            )
         self._frame += 1
         self._published_once = True
         if self.p["lock_step"]:
