@@ -119,11 +119,14 @@ def random_scene(rng: np.random.Generator, rig: CameraRig) -> Scene:
             x, y = distance * np.cos(bearing), distance * np.sin(bearing)
         if x < (4.0 if kind == "car" else 1.2):
             continue
+        size = _random_size(kind, rng)
+        if _overlaps(objects, x, y, size):  # two things never share the same ground
+            continue
         walking = float(rng.uniform(0.3, 1.0)) if kind == "person" and rng.random() < 0.7 else 0.0
         objects.append(
             SceneObject(
                 kind=kind, x=float(x), y=float(y), yaw=float(rng.uniform(-np.pi, np.pi)),
-                size=_random_size(kind, rng), seed=int(rng.integers(1 << 30)),
+                size=size, seed=int(rng.integers(1 << 30)),
                 gait_phase=float(rng.uniform(0, 2 * np.pi)), walking=walking,
             )
         )  # fmt: skip
@@ -169,6 +172,16 @@ def random_scene(rng: np.random.Generator, rig: CameraRig) -> Scene:
         defocus=float(rng.uniform(0.4, 1.0)) if rng.random() < 0.3 else 0.0,
         frame_seed=int(rng.integers(1 << 30)),
     )
+
+
+def _overlaps(objects: list[SceneObject], x: float, y: float, size: tuple[float, float, float]) -> bool:
+    """Footprint discs (half the diagonal) of a new object and any existing one intersect."""
+    radius = 0.5 * float(np.hypot(size[0], size[1]))
+    for obj in objects:
+        other = 0.5 * float(np.hypot(obj.dims[0], obj.dims[1]))
+        if np.hypot(obj.x - x, obj.y - y) < 0.8 * (radius + other):
+            return True
+    return False
 
 
 def _random_decals(rng: np.random.Generator, ground: str) -> list[GroundDecal]:
