@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -11,6 +12,7 @@ import yaml
 from simulation.__main__ import main
 from simulation.classes import CLASS_NAMES
 from simulation.dataset import parse_imgsz
+from simulation.randomize import LIGHTING_KINDS
 
 
 def test_render_cli_writes_a_yolo_dataset(tmp_path: Path) -> None:
@@ -34,6 +36,8 @@ def test_render_cli_writes_a_yolo_dataset(tmp_path: Path) -> None:
             boxes += 1
     assert boxes > 0
     assert cv2.imread(str(out / "contact_sheet.png")) is not None
+    meta = [json.loads(line) for line in (out / "meta_train.jsonl").read_text().splitlines()]
+    assert len(meta) == 5 and all(m["lighting"] in LIGHTING_KINDS for m in meta)
     # Same seed → the same dataset.
     again = tmp_path / "again"
     main(["render", "--out", str(again), "--train", "2", "--val", "0", "--imgsz", "320x240", "--seed", "3"])
