@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 import yaml
 
@@ -56,3 +57,11 @@ def test_parse_imgsz(text: str, size: tuple[int, int]) -> None:
 def test_parse_imgsz_rejects_bad_sizes(text: str) -> None:
     with pytest.raises(ValueError, match="imgsz"):
         parse_imgsz(text)
+
+
+def test_scenario_frames_iterates_the_scenario_at_the_asked_size() -> None:
+    from simulation.frames import scenario_frames
+
+    frames = list(scenario_frames("pedestrian_crossing", 3, 320, 240))
+    assert len(frames) == 3 and all(f.shape == (240, 320, 3) and f.dtype == np.uint8 for f in frames)
+    assert not np.array_equal(frames[0], frames[2])  # the rover moves
