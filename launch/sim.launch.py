@@ -3,14 +3,18 @@ the perception and control nodes that are installed run on sim time (parts not b
 left out, so the sim alone still runs and drives at cruise speed).
 
     ros2 launch edge_rover sim.launch.py scenario:=pedestrian_crossing \
-        [real_time_factor:=1.0 lock_step:=false end_action:=hold metrics_path:= pipeline:=true rviz:=false]
+        [real_time_factor:=1.0 lock_step:=false end_action:=shutdown metrics_path:= pipeline:=true \
+         perfect_perception:=false rviz:=false]
+
+perfect_perception:=true tests the controller alone: the sim publishes /obstacles from the ground
+truth it sees and only the controller is started (no detector, no mapper).
 """
 
 from launch.actions import DeclareLaunchArgument, EmitEvent, GroupAction, RegisterEventHandler
 from launch.conditions import IfCondition
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
-from launch.substitutions import LaunchConfiguration
+from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
@@ -36,6 +40,11 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(
             "pipeline", default_value="true", description="start detector/mapper/controller"
         ),
+        DeclareLaunchArgument(
+            "perfect_perception",
+            default_value="false",
+            description="/obstacles from ground truth; controller only",
+        ),
         DeclareLaunchArgument("rviz", default_value="false", description="start RViz"),
     ]
     sim = Node(
@@ -52,6 +61,9 @@ def generate_launch_description() -> LaunchDescription:
                 "lock_step": ParameterValue(LaunchConfiguration("lock_step"), value_type=bool),
                 "end_action": LaunchConfiguration("end_action"),
                 "metrics_path": LaunchConfiguration("metrics_path"),
+                "obstacles_from_truth": ParameterValue(
+                    LaunchConfiguration("perfect_perception"), value_type=bool
+                ),
             },
         ),
     )
@@ -59,5 +71,13 @@ def generate_launch_description() -> LaunchDescription:
     shutdown_at_end = RegisterEventHandler(
         OnProcessExit(target_action=sim, on_exit=[EmitEvent(event=Shutdown(reason="scenario ended"))])
     )
-    pipeline = GroupAction(pipeline_nodes(True), condition=IfCondition(LaunchConfiguration("pipeline")))
-    return LaunchDescription([*args, sim, shutdown_at_end, pipeline, rviz_node()])
+    pipeline, perfect = LaunchConfiguration("pipeline"), LaunchConfiguration("perfect_perception")
+    full = GroupAction(
+        pipeline_nodes(True),
+        condition=IfCondition(PythonExpression(["'", pipeline, "' == 'true' and '", perfect, "' != 'true'"])),
+    )
+    controller_only = GroupAction(
+        pipeline_nodes(True, ["controller"]),
+        condition=IfCondition(PythonExpression(["'", pipeline, "' == 'true' and '", perfect, "' == 'true'"])),
+    )
+    return LaunchDescription([*args, sim, shutdown_at_end, full, controller_only, rviz_node()])

@@ -19,15 +19,18 @@ def yaw_to_quaternion(yaw: float) -> Quaternion:
     return Quaternion(x=0.0, y=0.0, z=math.sin(yaw / 2.0), w=math.cos(yaw / 2.0))
 
 
+VELOCITY_RESULT_ID = "velocity"  # the obstacle mapper's convention (control/ros_conversions.py reads it)
+
+
 def truth_to_detection3d_array(
     truths: list[ObjectTruth], stamp: Time, frame_id: str = "base_link"
 ) -> Detection3DArray:
     """Ground truth in base_link: bbox centre/size/yaw, class name as hypothesis, id = object index.
 
-    The score is the fraction of the object the camera sees (1 − occlusion; 0 when out of view).
-
-    vision_msgs has no velocity field; the velocity is not carried here (it is in the Python
-    ObjectTruth and in the headless metrics).
+    The class hypothesis' score is the fraction of the object the camera sees (1 − occlusion; 0
+    when out of view). vision_msgs has no velocity field, so — as the obstacle mapper does — a
+    second result with class_id "velocity" carries (vx, vy) over ground in base_link axes in its
+    ``pose.pose.position``.
     """
     msg = Detection3DArray()
     msg.header.stamp = stamp
@@ -45,6 +48,11 @@ def truth_to_detection3d_array(
         hypothesis.hypothesis.score = 1.0 - float(truth.occlusion)
         hypothesis.pose.pose = det.bbox.center
         det.results.append(hypothesis)
+        velocity = ObjectHypothesisWithPose()
+        velocity.hypothesis.class_id = VELOCITY_RESULT_ID
+        velocity.hypothesis.score = 1.0
+        velocity.pose.pose.position.x, velocity.pose.pose.position.y = (float(v) for v in truth.velocity[:2])
+        det.results.append(velocity)
         msg.detections.append(det)
     return msg
 

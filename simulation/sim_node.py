@@ -54,6 +54,9 @@ SPECS = [
     ParamSpec("publish_ground_truth", True, "publish /sim/ground_truth"),
     ParamSpec("publish_tf", True, "publish odom → base_link on /tf"),
     ParamSpec(
+        "obstacles_from_truth", False, "perfect perception: publish /obstacles from visible ground truth"
+    ),
+    ParamSpec(
         "end_action", "hold", "at the end: hold, restart or shutdown", choices=("hold", "restart", "shutdown")
     ),
     ParamSpec("metrics_path", "", "write the run's metrics JSON here at the end (empty: only log them)"),
@@ -79,6 +82,11 @@ class SimNode(Node):
         self.pub_clock = self.create_publisher(ClockMsg, "/clock", CLOCK_QOS)
         self.pub_truth = self.create_publisher(Detection3DArray, "/sim/ground_truth", RELIABLE_QOS)
         self.pub_tf = self.create_publisher(TFMessage, "/tf", RELIABLE_QOS)
+        self.pub_obstacles = (
+            self.create_publisher(Detection3DArray, "/obstacles", RELIABLE_QOS)
+            if self.p["obstacles_from_truth"]
+            else None
+        )
         cmd_type = TwistStamped if self.p["cmd_vel_stamped"] else Twist
         self.create_subscription(cmd_type, "/cmd_vel", self._on_cmd_vel, RELIABLE_QOS)
         self._detected_stamps: set[tuple[int, int]] = set()
@@ -175,6 +183,10 @@ class SimNode(Node):
         )
         if self.p["publish_tf"]:
             self.pub_tf.publish(rover_to_tf(rover, stamp, self.p["odom_frame"], self.p["base_frame"]))
+        if self.pub_obstacles is not None:  # what a perfect detector + mapper would report
+            self.pub_obstacles.publish(
+                truth_to_detection3d_array(self._last_visible, stamp, self.p["base_frame"])
+            )
         if self.p["publish_ground_truth"]:
             self.pub_truth.publish(
                 truth_to_detection3d_array(world_truth(scene, result.truth), stamp, self.p["base_frame"])

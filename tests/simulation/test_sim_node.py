@@ -43,9 +43,15 @@ def test_sim_node_publishes_sensors_and_obeys_cmd_vel(ros_context) -> None:
     from common.ros_conversions import image_to_bgr, stamp_to_sec
 
     sim, probe, executor = _make_nodes(
-        ros_context, {"scenario": "static_obstacle", "real_time_factor": 4.0, "cruise_without_cmd_vel": False}
+        ros_context,
+        {
+            "scenario": "static_obstacle",
+            "real_time_factor": 4.0,
+            "cruise_without_cmd_vel": False,
+            "obstacles_from_truth": True,
+        },
     )
-    images, infos, odoms, clocks, truths = [], {}, [], [], []
+    images, infos, odoms, clocks, truths, obstacles = [], {}, [], [], [], []
     probe.create_subscription(Image, "/camera/image_raw", images.append, SENSOR_QOS)
     probe.create_subscription(
         CameraInfo,
@@ -56,15 +62,21 @@ def test_sim_node_publishes_sensors_and_obeys_cmd_vel(ros_context) -> None:
     probe.create_subscription(Odometry, "/odom", odoms.append, RELIABLE_QOS)
     probe.create_subscription(Clock, "/clock", clocks.append, CLOCK_QOS)
     probe.create_subscription(Detection3DArray, "/sim/ground_truth", truths.append, RELIABLE_QOS)
+    probe.create_subscription(Detection3DArray, "/obstacles", obstacles.append, SENSOR_QOS)
     cmd_pub = probe.create_publisher(Twist, "/cmd_vel", RELIABLE_QOS)
     try:
-        assert spin_until(executor, lambda: len(images) >= 3 and len(odoms) >= 3 and clocks and truths, 20.0)
+        assert spin_until(
+            executor, lambda: len(images) >= 3 and len(odoms) >= 3 and clocks and truths and obstacles, 20.0
+        )
         frame = image_to_bgr(images[-1])
         assert frame.shape == (480, 640, 3) and frame.std() > 5.0  # real pixels, not a blank frame
         stamp = stamp_to_sec(images[-1].header.stamp)
         assert spin_until(executor, lambda: stamp in infos, 5.0), "camera_info with the image's stamp"
         classes = {d.results[0].hypothesis.class_id for d in truths[-1].detections}
         assert "car" in classes
+        # Velocity rides as a second result (the obstacle mapper's convention); parked cars: zero.
+        assert all(d.results[1].hypothesis.class_id == "velocity" for d in truths[-1].detections)
+        assert obstacles[-1].header.frame_id == "base_link" and obstacles[-1].detections
         # No /cmd_vel yet and cruise_without_cmd_vel false: the rover stays put.
         assert abs(odoms[-1].twist.twist.linear.x) < 1e-9
         # Now drive: the odometry speed must rise toward the command.
