@@ -45,6 +45,11 @@ def generate_launch_description() -> LaunchDescription:
             default_value="false",
             description="/obstacles from ground truth; controller only",
         ),
+        DeclareLaunchArgument(
+            "cmd_vel_mode",
+            default_value="ackermann",
+            description="angular.z of /cmd_vel: ackermann = steering angle (the controller's default), twist = yaw rate",
+        ),
         DeclareLaunchArgument("rviz", default_value="false", description="start RViz"),
     ]
     sim = Node(
@@ -61,6 +66,7 @@ def generate_launch_description() -> LaunchDescription:
                 "lock_step": ParameterValue(LaunchConfiguration("lock_step"), value_type=bool),
                 "end_action": LaunchConfiguration("end_action"),
                 "metrics_path": LaunchConfiguration("metrics_path"),
+                "cmd_vel_mode": LaunchConfiguration("cmd_vel_mode"),
                 "obstacles_from_truth": ParameterValue(
                     LaunchConfiguration("perfect_perception"), value_type=bool
                 ),

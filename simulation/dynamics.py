@@ -78,13 +78,25 @@ def _lagged(current: float, target: float, tau: float, dt: float, rate_down: flo
 
 
 def step_rover(
-    state: RoverState, linear_x: float, angular_z: float, dt: float, limits: RoverLimits
+    state: RoverState,
+    linear_x: float,
+    angular_z: float,
+    dt: float,
+    limits: RoverLimits,
+    angular_is_steering: bool = False,
 ) -> RoverState:
-    """Advance the rover by ``dt`` under a Twist command (NaN/inf commands mean: brake)."""
+    """Advance the rover by ``dt`` under a Twist command (NaN/inf commands mean: brake).
+
+    ``angular_is_steering``: angular.z is the front-wheel angle (rad, an "ackermann" controller
+    output) instead of the yaw rate (rad/s, REP-103 Twist).
+    """
     if not (math.isfinite(linear_x) and math.isfinite(angular_z)):
         linear_x, angular_z = 0.0, 0.0
     target_speed = float(np.clip(linear_x, -limits.max_reverse, limits.max_speed))
-    target_steer = steering_for_twist(target_speed, angular_z, state.speed, limits)
+    if angular_is_steering:
+        target_steer = float(np.clip(angular_z, -limits.max_steer, limits.max_steer))
+    else:
+        target_steer = steering_for_twist(target_speed, angular_z, state.speed, limits)
     if state.speed >= 0:
         speed = _lagged(state.speed, target_speed, limits.speed_lag_s, dt, limits.max_decel, limits.max_accel)
     else:

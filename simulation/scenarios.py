@@ -354,14 +354,16 @@ class ScenarioWorld:
         self._decals = _lane_decals(scenario) if scenario.world.lanes else []
         self._lighting = scenario.world.lighting_model()
 
-    def step(self, linear_x: float, angular_z: float) -> None:
+    def step(self, linear_x: float, angular_z: float, angular_is_steering: bool = False) -> None:
         dt = self.scenario.step_s
         rover_xy = (self.rover.x, self.rover.y)
         self.obstacles = [
             step_obstacle(state, spec.motion, self.time, dt, rover_xy)
             for state, spec in zip(self.obstacles, self.scenario.obstacles, strict=True)
         ]
-        self.rover = step_rover(self.rover, linear_x, angular_z, dt, self.scenario.limits)
+        self.rover = step_rover(
+            self.rover, linear_x, angular_z, dt, self.scenario.limits, angular_is_steering
+        )
         self.time = round(self.time + dt, 9)
 
     def obstacle_footprints(self) -> list[np.ndarray]:

@@ -51,6 +51,13 @@ SPECS = [
     ParamSpec("cmd_vel_timeout_s", 0.5, "sim seconds without /cmd_vel before the rover brakes", 0.05, 10.0),
     ParamSpec("cruise_without_cmd_vel", True, "before the first /cmd_vel, drive at the cruise speed"),
     ParamSpec("cmd_vel_stamped", False, "subscribe geometry_msgs/TwistStamped instead of Twist"),
+    ParamSpec(
+        "cmd_vel_mode",
+        "twist",
+        "angular.z is the yaw rate (twist) or the steering angle (ackermann)",
+        choices=("twist", "ackermann"),
+    ),
+    ParamSpec("publish_cmd_vel_in", True, "act as the driver: the scenario's cruise speed on /cmd_vel_in"),
     ParamSpec("publish_ground_truth", True, "publish /sim/ground_truth"),
     ParamSpec("publish_tf", True, "publish odom → base_link on /tf"),
     ParamSpec(
@@ -82,6 +89,11 @@ class SimNode(Node):
         self.pub_clock = self.create_publisher(ClockMsg, "/clock", CLOCK_QOS)
         self.pub_truth = self.create_publisher(Detection3DArray, "/sim/ground_truth", RELIABLE_QOS)
         self.pub_tf = self.create_publisher(TFMessage, "/tf", RELIABLE_QOS)
+        self.pub_cmd_in = (
+            self.create_publisher(Twist, "/cmd_vel_in", RELIABLE_QOS)
+            if self.p["publish_cmd_vel_in"]
+            else None
+        )
         self.pub_obstacles = (
             self.create_publisher(Detection3DArray, "/obstacles", RELIABLE_QOS)
             if self.p["obstacles_from_truth"]
@@ -158,7 +170,7 @@ class SimNode(Node):
         if self._published_once:
             cmd = self._command()
             self.tracker.before_step(self.world, self._last_visible, cmd)
-            self.world.step(*cmd)
+            self.world.step(*cmd, angular_is_steering=self.p["cmd_vel_mode"] == "ackermann")
             collided = self.tracker.after_step(self.world)
             if collided or self.world.time >= self.scenario.duration_s - 1e-9:
                 self._finish()
@@ -183,6 +195,10 @@ class SimNode(Node):
         )
         if self.p["publish_tf"]:
             self.pub_tf.publish(rover_to_tf(rover, stamp, self.p["odom_frame"], self.p["base_frame"]))
+        if self.pub_cmd_in is not None:  # the "driver" wants the scenario's cruise speed, straight on
+            desired = Twist()
+            desired.linear.x = float(self.scenario.cruise_speed)
+            self.pub_cmd_in.publish(desired)
         if self.pub_obstacles is not None:  # what a perfect detector + mapper would report
             self.pub_obstacles.publish(
                 truth_to_detection3d_array(self._last_visible, stamp, self.p["base_frame"])

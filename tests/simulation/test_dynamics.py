@@ -122,3 +122,11 @@ def test_footprint_overlap_and_gap() -> None:
     assert polygon_gap(a, b) == pytest.approx(1.0)
     c = oriented_rectangle(1.5, 0.6, np.pi / 4, 1.0, 1.0)
     assert polygons_overlap(a, c) and polygon_gap(a, c) == 0.0
+
+
+def test_ackermann_command_sets_the_steering_angle_directly() -> None:
+    state = RoverState(speed=1.0)
+    for _ in range(100):
+        state = step_rover(state, 1.0, 0.3, DT, LIMITS, angular_is_steering=True)
+    assert state.steer == pytest.approx(0.3)
+    assert state.yaw_rate(LIMITS) == pytest.approx(math.tan(0.3) / LIMITS.wheelbase)
