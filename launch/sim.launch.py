@@ -48,7 +48,7 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(
             "cmd_vel_mode",
             default_value="ackermann",
-            description="angular.z of /cmd_vel: ackermann = steering angle (the controller's default), twist = yaw rate",
+            description="/cmd_vel angular.z — ackermann: steer angle (controller default); twist: yaw rate",
         ),
         DeclareLaunchArgument("rviz", default_value="false", description="start RViz"),
     ]
