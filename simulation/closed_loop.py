@@ -27,7 +27,7 @@ from calibration.calibration_io import load_camera_info, load_extrinsics
 from calibration.camera_model import CameraRig
 from simulation.dynamics import RoverState, oriented_rectangle, polygon_gap, polygons_overlap, rover_footprint
 from simulation.renderer import ObjectTruth, Renderer
-from simulation.scenarios import Scenario, ScenarioWorld
+from simulation.scenarios import Scenario, ScenarioWorld, lateral_offsets
 
 BRAKE_RATIO = 0.8
 VISIBLE_PIXELS = 20
@@ -55,6 +55,8 @@ Controller = Callable[[Observation], tuple[float, float]]
 class RunMetrics:
     collided: bool = False
     collision_time: float | None = None
+    left_road_s: float | None = None  # when the footprint first crossed a road edge (if the world has one)
+    stop_gap_m: float | None = None  # gap to the target at the first standstill before it (after moving)
     min_gap_m: float = math.inf
     target_min_gap_m: float | None = None
     first_visible_s: float | None = None
@@ -123,6 +125,7 @@ class MetricsTracker:
         }
         self._brake_position: tuple[float, float] | None = None
         self._speed_sum = 0.0
+        self._moved = False
 
     def before_step(self, world: ScenarioWorld, visible: list[ObjectTruth], cmd: tuple[float, float]) -> None:
         """Record the frame's visibility and the command about to be applied."""
@@ -143,6 +146,14 @@ class MetricsTracker:
             if not threat:
                 m.false_braking_s += dt
         rover = world.rover
+        self._moved |= rover.speed > 0.5 * scenario.cruise_speed
+        if abs(rover.speed) < STOPPED_SPEED and self._moved and target is not None and m.stop_gap_m is None:
+            # A stop counts as "before the target" when the target is ahead of the rover.
+            state = world.obstacles[target]
+            ahead = (state.x - rover.x) * math.cos(rover.yaw) + (state.y - rover.y) * math.sin(rover.yaw)
+            if ahead > 0:
+                footprint = rover_footprint(rover, scenario.limits)
+                m.stop_gap_m = polygon_gap(footprint, world.obstacle_footprints()[target])
         if abs(rover.speed) < STOPPED_SPEED:
             m.stopped_s += dt
             if (
@@ -172,6 +183,12 @@ class MetricsTracker:
         if gap <= 0.0 and not m.collided:
             m.collided = True
             m.collision_time = world.time
+        half_width = self.scenario.world.road_half_width
+        off_road = (
+            half_width is not None and np.abs(lateral_offsets(self.scenario, footprint)).max() > half_width
+        )
+        if off_road and m.left_road_s is None:
+            m.left_road_s = world.time
         return m.collided
 
     def finish(self, world: ScenarioWorld) -> RunResult:
@@ -241,11 +258,15 @@ def evaluate(scenario: Scenario, m: RunMetrics) -> tuple[bool, list[str]]:
     reasons = []
     if m.collided:
         reasons.append(f"collided at t={m.collision_time:.2f} s")
+    if m.left_road_s is not None:
+        reasons.append(f"left the road at t={m.left_road_s:.2f} s")
     if spec.kind == "stop_before":
         if m.target_min_gap_m is None or m.target_min_gap_m < spec.min_gap_m:
             reasons.append(f"closest approach to the target {m.target_min_gap_m} m < {spec.min_gap_m} m")
-        if m.stopped_s <= 0.0 or m.first_brake_s is None:
-            reasons.append("never came to a stop")
+        if m.stop_gap_m is None:
+            reasons.append("never stopped before the target (after having moved)")
+        elif m.stop_gap_m > spec.max_gap_m:
+            reasons.append(f"stopped {m.stop_gap_m:.2f} m short of the target > max_gap_m {spec.max_gap_m} m")
     else:
         if m.min_gap_m < spec.min_clearance_m:
             reasons.append(f"clearance {m.min_gap_m:.2f} m < {spec.min_clearance_m} m")

@@ -90,21 +90,30 @@ class OracleController:
     def __call__(self, obs: Observation) -> tuple[float, float]:
         cruise = obs.cruise_speed
         speed = max(obs.rover.speed, 0.3)
-        conflicts = self._conflict_times(obs.truth, max(cruise, speed))
-        if np.isinf(conflicts[0]):
-            return cruise, 0.0
+        plan_speed = max(cruise, speed)
+        conflicts = self._conflict_times(obs.truth, plan_speed)
+        straight = int(np.argmin(np.abs(self.candidates)))
+        # Keep to the route (the start line): steer back toward it when nothing is in the way.
+        heading_error = math.atan2(
+            math.sin(obs.rover.yaw - self.route_yaw), math.cos(obs.rover.yaw - self.route_yaw)
+        )
+        lateral = -math.sin(self.route_yaw) * obs.rover.x + math.cos(self.route_yaw) * obs.rover.y
+        track = float(np.clip(-0.4 * lateral - 1.2 * heading_error, -0.45, 0.45)) if self.steer else 0.0
         # Yield to people: never swerve around a person in the path, stop for them.
         people = [t for t in obs.truth if t.class_name == "person"]
-        yield_to_person = bool(people) and not np.isinf(self._conflict_times(people, max(cruise, speed))[0])
+        yield_to_person = bool(people) and not np.isinf(self._conflict_times(people, plan_speed)[straight])
         if self.steer and not yield_to_person:
             # Only arcs that keep roughly to the route: going around, not turning away.
             end_heading = obs.rover.yaw + self.candidates * self.horizon_s - self.route_yaw
             on_route = np.abs(np.arctan2(np.sin(end_heading), np.cos(end_heading))) <= self.max_heading_error
             free = np.nonzero(np.isinf(conflicts) & on_route)[0]
             if len(free):
-                return cruise, float(self.candidates[free[0]])
+                best = free[np.argmin(np.abs(self.candidates[free] - track))]
+                return cruise, float(self.candidates[best])
+        elif np.isinf(conflicts[straight]):
+            return cruise, 0.0
         # No free arc: brake if the straight-ahead conflict is inside the stopping envelope.
-        distance = conflicts[0] * max(cruise, speed)
+        distance = conflicts[straight] * plan_speed
         stopping = obs.rover.speed**2 / (2 * self.plan_decel) + self.stop_buffer_m + obs.rover.speed * 0.2
         if distance <= stopping + 1.0:
             return 0.0, 0.0

@@ -53,6 +53,7 @@ class SuccessSpec:
     kind: str
     target: int | None = None  # obstacle index the rover must stop before
     min_gap_m: float = 0.3  # stop_before: closest approach to the target
+    max_gap_m: float = 6.0  # stop_before: the stop must be at most this far short of the target
     pass_x: float | None = None  # pass: progress along the start heading to reach
     min_clearance_m: float = 0.1  # pass / no_braking: closest approach to any obstacle
     max_stopped_s: float = 1.0  # pass: time allowed at standstill
@@ -68,6 +69,7 @@ class WorldSpec:
     lighting_seed: int = 0
     noise_sigma: float = 3.0
     lanes: bool = True
+    road_half_width: float | None = None  # m either side of the start line; leaving it is a failure
     distractors: tuple[ObstacleSpec, ...] = ()
 
     def lighting_model(self) -> Lighting:
@@ -241,7 +243,18 @@ def scenario_from_dict(data: Any, source: str = "<dict>") -> Scenario:
     if not isinstance(name, str) or not name:
         raise f.fail("name", "missing or empty scenario name")
     w = f.child("world", {})
-    w.unknown({"ground", "ground_seed", "lighting", "lighting_seed", "noise_sigma", "lanes", "distractors"})
+    w.unknown(
+        {
+            "ground",
+            "ground_seed",
+            "lighting",
+            "lighting_seed",
+            "noise_sigma",
+            "lanes",
+            "road_half_width",
+            "distractors",
+        }
+    )
     lanes = w.data.get("lanes", True)
     if not isinstance(lanes, bool):
         raise w.fail("lanes", f"must be true or false, got {lanes!r}")
@@ -252,6 +265,7 @@ def scenario_from_dict(data: Any, source: str = "<dict>") -> Scenario:
         lighting_seed=w.integer("lighting_seed", 0),
         noise_sigma=w.number("noise_sigma", 3.0, lo=0.0, hi=40.0),
         lanes=lanes,
+        road_half_width=w.optional_number("road_half_width", lo=0.5),
         distractors=tuple(_obstacle(d, DISTRACTOR_KINDS) for d in w.items("distractors")),
     )
     r = f.child("rover")
@@ -279,6 +293,7 @@ def scenario_from_dict(data: Any, source: str = "<dict>") -> Scenario:
         kind=kind,
         target=target,
         min_gap_m=s.number("min_gap_m", 0.3, lo=0.0),
+        max_gap_m=s.number("max_gap_m", 6.0, lo=0.0),
         pass_x=s.optional_number("pass_x"),
         min_clearance_m=s.number("min_clearance_m", 0.1, lo=0.0),
         max_stopped_s=s.number("max_stopped_s", 1.0, lo=0.0),
@@ -352,6 +367,8 @@ class ScenarioWorld:
         self.rover = RoverState(x=x, y=y, yaw=yaw, speed=0.0)
         self.obstacles = [ObstacleState(o.pose[0], o.pose[1], o.pose[2]) for o in scenario.obstacles]
         self._decals = _lane_decals(scenario) if scenario.world.lanes else []
+        if scenario.world.road_half_width is not None:
+            self._decals += _road_edge_decals(scenario, scenario.world.road_half_width)
         self._lighting = scenario.world.lighting_model()
 
     def step(self, linear_x: float, angular_z: float, angular_is_steering: bool = False) -> None:
@@ -422,3 +439,23 @@ def _lane_decals(scenario: Scenario) -> list[GroundDecal]:
             world = local @ np.array([[c, s], [-s, c]]) + (x0, y0)
             decals.append(GroundDecal(world, (225.0, 225.0, 225.0)))
     return decals
+
+
+def _road_edge_decals(scenario: Scenario, half_width: float) -> list[GroundDecal]:
+    """Solid edge lines where the road ends (leaving it fails the run)."""
+    x0, y0, yaw = scenario.start
+    c, s = math.cos(yaw), math.sin(yaw)
+    length = max(60.0, scenario.cruise_speed * scenario.duration_s + 30.0)
+    decals = []
+    for edge in (-half_width, half_width):
+        local = np.array(
+            [[-5.0, edge - 0.08], [length, edge - 0.08], [length, edge + 0.08], [-5.0, edge + 0.08]]
+        )
+        decals.append(GroundDecal(local @ np.array([[c, s], [-s, c]]) + (x0, y0), (235.0, 235.0, 235.0)))
+    return decals
+
+
+def lateral_offsets(scenario: Scenario, points: np.ndarray) -> np.ndarray:
+    """Signed distance (m, left positive) of world points from the scenario's start line."""
+    x0, y0, yaw = scenario.start
+    return (points[:, 0] - x0) * -math.sin(yaw) + (points[:, 1] - y0) * math.cos(yaw)

@@ -87,6 +87,7 @@ def _valid() -> dict:
         (lambda d: d["world"].update(ground="lava"), "world.ground"),
         (lambda d: d.update(colour="red"), "colour"),
         (lambda d: d["rover"].update(limits={"wheelbase": 0.0}), "rover.limits"),
+        (lambda d: d["world"].update(road_half_width=0.1), "world.road_half_width"),
     ],
 )
 def test_bad_scenario_files_name_the_field(tmp_path: Path, mutate, field: str) -> None:
@@ -103,3 +104,18 @@ def test_missing_file_and_unknown_name_are_clear(tmp_path: Path) -> None:
         load_scenario(tmp_path / "nope.yaml")
     with pytest.raises(ScenarioError, match="no scenario named 'nope'"):
         find_scenario("nope")
+
+
+def test_standing_still_is_not_stopping_before_the_obstacle() -> None:
+    from simulation.reference_controllers import stop_controller
+
+    result = run_scenario(find_scenario("static_obstacle"), stop_controller, duration_s=3.0)
+    assert not result.success
+    assert any("never stopped before the target" in reason for reason in result.reasons)
+
+
+def test_driving_off_the_road_fails() -> None:
+    scenario = find_scenario("static_obstacle")  # road_half_width 3.5 m
+    result = run_scenario(scenario, lambda obs: (obs.cruise_speed, 0.6), duration_s=8.0)
+    assert result.metrics.left_road_s is not None
+    assert any("left the road" in reason for reason in result.reasons)
