@@ -145,3 +145,14 @@ def test_box_edges_match_a_hand_computed_pinhole_projection() -> None:
     assert y0 == pytest.approx(239.5, abs=1.0)  # top face at camera height: on the horizon
     assert x0 == pytest.approx(319.5 - half, abs=1.0)
     assert x1 == pytest.approx(319.5 + half, abs=1.0)
+
+
+def test_a_cyclist_gives_a_person_box_on_top_of_a_bicycle_box(renderer: Renderer) -> None:
+    objects = [
+        SceneObject("bicycle", 7.0, 0.0, yaw=1.57, seed=1),
+        SceneObject("person", 7.0, 0.0, yaw=1.57, seed=2, riding=True, gait_phase=0.7),
+    ]
+    truths = {t.class_name: t for t in renderer.render(Scene(lighting=FLAT, objects=objects)).truth}
+    bike, rider = truths["bicycle"].bbox, truths["person"].bbox
+    assert rider[1] < bike[1] and rider[3] <= bike[3]  # the rider towers over the bicycle
+    assert truths["person"].occlusion == pytest.approx(0.0) and 0.0 < truths["bicycle"].occlusion < 0.8
