@@ -22,6 +22,41 @@ def _remap(image: np.ndarray, pixels: np.ndarray, shape: tuple[int, int]) -> np.
     return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
+def field_of_view_radius(intrinsics: CameraIntrinsics, samples: int = 64) -> float:
+    """Largest normalised radius (tan of the off-axis angle) that an image pixel sees.
+
+    Beyond it, a radtan polynomial can fold back: a point far outside the view "projects" into
+    the image. Previews drop such points instead of showing folded garbage.
+    """
+    w, h = intrinsics.width, intrinsics.height
+    t = np.linspace(0.0, 1.0, samples)
+    border = np.concatenate(
+        [
+            np.column_stack([t * (w - 1), np.zeros(samples)]),
+            np.column_stack([t * (w - 1), np.full(samples, h - 1.0)]),
+            np.column_stack([np.zeros(samples), t * (h - 1)]),
+            np.column_stack([np.full(samples, w - 1.0), t * (h - 1)]),
+        ]
+    )
+    normalized = intrinsics.undistort_pixels(border)
+    reprojected, _ = intrinsics.project(np.column_stack([normalized, np.ones(len(normalized))]))
+    good = np.linalg.norm(reprojected - border, axis=1) < 0.5
+    if not np.any(good):
+        return float("inf")
+    return float(np.max(np.linalg.norm(normalized[good], axis=1)))
+
+
+def project_in_view(intrinsics: CameraIntrinsics, points_optical: np.ndarray) -> np.ndarray:
+    """Pixels of optical-frame points; NaN for points behind the camera or outside the view."""
+    points = np.asarray(points_optical, dtype=np.float64)
+    pixels, in_front = intrinsics.project(points)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        radius = np.linalg.norm(points[:, :2], axis=1) / points[:, 2]
+    outside = ~in_front | ~(radius <= 1.02 * field_of_view_radius(intrinsics))
+    pixels[outside] = np.nan
+    return pixels
+
+
 def undistorted_camera(intrinsics: CameraIntrinsics) -> CameraIntrinsics:
     """A distortion-free pinhole of the same size that keeps the whole width and height in view."""
     w, h = intrinsics.width, intrinsics.height
@@ -45,7 +80,7 @@ def undistort_image(
     normalized = np.column_stack(
         [(us.ravel() - target.cx) / target.fx, (vs.ravel() - target.cy) / target.fy, np.ones(us.size)]
     )
-    source, _ = intrinsics.project(normalized)
+    source = project_in_view(intrinsics, normalized)
     return _remap(image, source, (target.height, target.width)), target
 
 
@@ -83,7 +118,7 @@ class GroundView:
 def birdseye_image(image: np.ndarray, rig: CameraRig, view: GroundView | None = None) -> np.ndarray:
     """Inverse perspective mapping: the camera image re-sampled onto the ground plane z = 0."""
     view = view or GroundView()
-    source, _ = rig.project_base_points(view.ground_points())
+    source = project_in_view(rig.intrinsics, rig.extrinsics.base_to_optical(view.ground_points()))
     return _remap(image, source, view.shape)
 
 
