@@ -125,12 +125,17 @@ def _calibrate_pinhole(
     return k, d, list(rvecs), list(tvecs)
 
 
+def _fisheye_flag(name: str) -> int:
+    """OpenCV 4 keeps fisheye flags in cv2.fisheye; OpenCV 5 moved them to cv2."""
+    return int(getattr(cv2.fisheye, name, getattr(cv2, name)))
+
+
 def _calibrate_fisheye(
     detections: Sequence[BoardDetection], image_size: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray, list, list]:
     object_points = [d.object_points.reshape(1, -1, 3).astype(np.float64) for d in detections]
     image_points = [d.image_points.reshape(1, -1, 2).astype(np.float64) for d in detections]
-    flags = cv2.fisheye.CALIB_RECOMPUTE_EXTRINSIC | cv2.fisheye.CALIB_FIX_SKEW
+    flags = _fisheye_flag("CALIB_RECOMPUTE_EXTRINSIC") | _fisheye_flag("CALIB_FIX_SKEW")
     criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-9)
     try:
         _, k, d, rvecs, tvecs = cv2.fisheye.calibrate(

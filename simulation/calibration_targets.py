@@ -93,8 +93,9 @@ def _filtered_square_wave(x: np.ndarray, period: float, width: np.ndarray) -> np
 
 def _filtered_interval(x: np.ndarray, low: float, high: float, width: np.ndarray) -> np.ndarray:
     """Indicator of [low, high] box-filtered over ``width``."""
-    w = np.maximum(width, 1e-12)
-    return np.clip((np.minimum(x - low, high - x)) / w + 0.5, 0.0, 1.0)
+    half = np.maximum(width, 1e-12) / 2
+    overlap = np.minimum(x + half, high) - np.maximum(x - half, low)
+    return np.clip(overlap / (2 * half), 0.0, 1.0)
 
 
 class TargetRenderer:
