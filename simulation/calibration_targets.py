@@ -240,11 +240,13 @@ def random_board_views(
     seed: int = 0,
     max_tilt_deg: float = 40.0,
     margin_px: float = 15.0,
+    centre_range: tuple[float, float] = (0.1, 0.9),
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """``count`` varied board poses (rotation, translation in the optical frame), all fully in view.
 
     Varied like a person waving a board: across the image, near and far, tilted up to
-    ``max_tilt_deg`` about both board axes and turned about its normal.
+    ``max_tilt_deg`` about both board axes and turned about its normal; the board centre aims
+    at a pixel within ``centre_range`` (fractions of width and height).
     """
     rng = np.random.default_rng(seed)
     board_width = (pattern.cols + 1) * pattern.square + 2 * pattern.margin
@@ -262,7 +264,12 @@ def random_board_views(
         rotation = rotation_from_rpy(tilt[0], tilt[1], 0.0) @ rotation_from_rpy(0.0, 0.0, spin)
         target = intrinsics.unproject(
             np.array(
-                [[rng.uniform(0.15, 0.85) * intrinsics.width, rng.uniform(0.15, 0.85) * intrinsics.height]]
+                [
+                    [
+                        rng.uniform(*centre_range) * intrinsics.width,
+                        rng.uniform(*centre_range) * intrinsics.height,
+                    ]
+                ]
             )
         )[0]
         centre = target / target[2] * distance
