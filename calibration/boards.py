@@ -19,7 +19,7 @@ import numpy as np
 EDGE_MARGIN_PX = 8.0
 # Detection runs on a copy scaled to about VGA (fast on a 2-core CPU), refinement on full size.
 _DETECTION_PIXELS = 640 * 480
-_CHECKERBOARD_FLAGS = cv2.CALIB_CB_ADAPTIVE_THRESH | cv2.CALIB_CB_NORMALIZE_IMAGE | cv2.CALIB_CB_FAST_CHECK
+_CHECKERBOARD_FLAGS = cv2.CALIB_CB_ADAPTIVE_THRESH | cv2.CALIB_CB_NORMALIZE_IMAGE
 
 
 class SkipReason(StrEnum):
@@ -48,11 +48,17 @@ class BoardDetection:
 
 @dataclass(frozen=True)
 class Checkerboard:
-    """A plain chessboard: ``cols`` × ``rows`` INNER corners, ``square`` metres per square."""
+    """A plain chessboard: ``cols`` × ``rows`` INNER corners, ``square`` metres per square.
+
+    ``fast_check`` rejects board-less frames quickly (worth it on video, where most frames are
+    repeats or show no board) but also misses strongly foreshortened boards, such as one lying
+    on the floor: leave it off for stills.
+    """
 
     cols: int
     rows: int
     square: float
+    fast_check: bool = False
 
     def __post_init__(self) -> None:
         if self.cols < 2 or self.rows < 2:
@@ -90,7 +96,8 @@ class Checkerboard:
         small = (
             gray if scale == 1.0 else cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         )
-        found, corners = cv2.findChessboardCorners(small, self.pattern_size, flags=_CHECKERBOARD_FLAGS)
+        flags = _CHECKERBOARD_FLAGS | (cv2.CALIB_CB_FAST_CHECK if self.fast_check else 0)
+        found, corners = cv2.findChessboardCorners(small, self.pattern_size, flags=flags)
         if not found or corners is None or len(corners) != self.corner_count:
             return Skip(SkipReason.NO_BOARD)
         corners = corners.reshape(-1, 2).astype(np.float64) / scale

@@ -173,7 +173,7 @@ def extrinsics_problems(
 ) -> list[str]:
     """Every reason this mounting must not be written (empty: good)."""
     problems = []
-    worst = max(p.rms_px for p in poses)
+    worst = max((p.rms_px for p in poses), default=0.0)
     if worst > max_rms_px:
         problems.append(
             f"board reprojection error {worst:.2f} px > {max_rms_px} px: wrong camera_info for this camera "

@@ -186,11 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _board_from_args(args: argparse.Namespace) -> Board:
     cols, rows = args.size
+    fast_check = args.images is None  # video / camera: most frames repeat or show no board
     if args.board == "charuco":
         if args.marker is None:
             raise ValueError("--board charuco needs --marker (marker side in metres)")
         return CharucoTarget(cols, rows, args.square, args.marker, args.dictionary)
-    return Checkerboard(cols, rows, args.square)
+    return Checkerboard(cols, rows, args.square, fast_check)
 
 
 def _source_from_args(args: argparse.Namespace) -> tuple[str, Sequence[Frame] | Iterable[Frame]]:
