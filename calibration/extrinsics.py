@@ -216,7 +216,9 @@ def _finish(result: CameraExtrinsics, problems: list[str], args: argparse.Namesp
             print(f"  - {problem}", file=sys.stderr)
         return 1
     path = save_extrinsics(result, args.out)
-    print(f"\nwrote {path}  (load it by URL: file://{path.resolve()})")
+    print(
+        f"\nwrote {path}\nload it with the obstacle_mapper parameter extrinsics_url:=file://{path.resolve()}"
+    )
     print("publish it as TF with:\n  " + static_transform_command(result))
     print(
         "and, if nothing publishes the optical frame yet:\n  " + optical_transform_command(result.child_frame)
