@@ -211,6 +211,39 @@ def test_video_source_selects_views_for_coverage(pinhole_set, tmp_path: Path) ->
     estimated = load_camera_info(str(out))
     for name in ("fx", "fy", "cx", "cy"):
         assert getattr(estimated, name) == pytest.approx(getattr(camera, name), rel=0.01), name
+    # The live-camera path (OpenCV opens the file like a camera): reads until covered or max frames.
+    live = tmp_path / "live.yaml"
+    assert (
+        main(
+            [
+                "--camera",
+                str(path),
+                "--max-frames",
+                "60",
+                "--size",
+                "9x6",
+                "--square",
+                "0.04",
+                "--out",
+                str(live),
+            ]
+        )
+        == 0
+    )
+    assert load_camera_info(str(live)).fx == pytest.approx(camera.fx, rel=0.01)
+
+
+def test_interrupted_capture_keeps_what_it_collected(pinhole_set) -> None:
+    """Ctrl-C during live capture ends collection; the views so far are kept for calibration."""
+    _, images, _ = pinhole_set
+
+    def frames():
+        for index, image in enumerate(images[:5]):
+            yield Frame(f"f{index}", image)
+        raise KeyboardInterrupt
+
+    found = collect_views(frames(), BOARD, CoverageSelector(0.0), 5.0)
+    assert found.interrupted and len(found.detections) == 5
 
 
 def test_charuco_board_calibrates_from_partial_views() -> None:
