@@ -140,7 +140,9 @@ def test_fisheye_is_recovered_within_one_percent(fisheye_result) -> None:
 def test_undistorted_preview_makes_board_rows_straight(pinhole_set, pinhole_calibration) -> None:
     _, images, _ = pinhole_set
     intrinsics = pinhole_calibration[0].intrinsics
-    pairs = [(BOARD.detect(image), BOARD.detect(undistort_image(image, intrinsics)[0])) for image in images[:10]]
+    pairs = [
+        (BOARD.detect(image), BOARD.detect(undistort_image(image, intrinsics)[0])) for image in images[:10]
+    ]
     pairs = [(a, b) for a, b in pairs if isinstance(a, BoardDetection) and isinstance(b, BoardDetection)]
     assert len(pairs) >= 8
 
