@@ -15,17 +15,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
-from calibration.boards import Board, BoardDetection, CharucoTarget, Checkerboard, Skip, SkipReason, to_gray
+from calibration.boards import Board, CharucoTarget, Checkerboard, SkipReason
 from calibration.calibration_io import save_camera_info
 from calibration.camera_model import CalibrationError
-from calibration.frame_selection import CoverageSelector, view_parameters
-from calibration.image_sources import CameraSource, FolderSource, Frame, ImageSizeGuard, VideoSource
+from calibration.frame_selection import CoverageSelector
+from calibration.image_sources import CameraSource, FolderSource, Frame, VideoSource
 from calibration.intrinsic_calibration import (
     CalibrationOptions,
     QualityLimits,
@@ -34,85 +32,12 @@ from calibration.intrinsic_calibration import (
     worst_views,
 )
 from calibration.report import coverage_map, summary, undistorted_preview, write_json, write_png
+from calibration.view_collector import Collection, collect_views
+
+__all__ = ["Collection", "build_parser", "collect_views", "main", "run"]
 
 # Stills are taken on purpose: drop only near-duplicates. Video frames mostly repeat each other.
 DEFAULT_MIN_DISTANCE = {"images": 0.05, "video": 0.2, "camera": 0.2}
-
-
-@dataclass
-class Collection:
-    """What a pass over the source found."""
-
-    detections: list[BoardDetection] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
-    skipped: dict[str, list[str]] = field(default_factory=dict)
-    image_size: tuple[int, int] | None = None
-    preview_image: np.ndarray | None = None
-    preview_detection: BoardDetection | None = None
-    preview_offset: float = -1.0
-    frames_seen: int = 0
-    interrupted: bool = False
-
-    def skip(self, reason: SkipReason, name: str) -> None:
-        self.skipped.setdefault(reason.name.lower(), []).append(name)
-
-
-def collect_views(
-    frames: Iterable[Frame],
-    board: Board,
-    selector: CoverageSelector,
-    max_edge_width_px: float | None,
-    stop_when_covered: bool = False,
-    min_views: int = 0,
-) -> Collection:
-    """Detect, filter and select views; raises CalibrationError on images of mixed sizes."""
-    found = Collection()
-    try:
-        _collect_into(found, frames, board, selector, max_edge_width_px, stop_when_covered, min_views)
-    except KeyboardInterrupt:  # live capture ends with Ctrl-C: calibrate what was collected
-        found.interrupted = True
-    return found
-
-
-def _collect_into(
-    found: Collection,
-    frames: Iterable[Frame],
-    board: Board,
-    selector: CoverageSelector,
-    max_edge_width_px: float | None,
-    stop_when_covered: bool,
-    min_views: int,
-) -> None:
-    guard = ImageSizeGuard()
-    for frame in frames:
-        found.frames_seen += 1
-        guard.check(frame)
-        if frame.image is None or frame.image.size == 0:
-            found.skip(SkipReason.UNREADABLE, frame.name)
-            continue
-        gray = to_gray(frame.image)
-        image_size = (gray.shape[1], gray.shape[0])
-        found.image_size = image_size
-        detection = board.detect(gray, max_edge_width_px)
-        if isinstance(detection, Skip):
-            found.skip(detection.reason, frame.name)
-            continue
-        params = view_parameters(detection, board.outline(), image_size)
-        if not selector.consider(params):
-            found.skip(SkipReason.REDUNDANT, frame.name)
-            continue
-        found.detections.append(detection)
-        found.names.append(frame.name)
-        # Preview the view farthest from the centre: that is where distortion shows.
-        offset = float(np.hypot(params.x - 0.5, params.y - 0.5))
-        if offset > found.preview_offset:
-            found.preview_image, found.preview_detection, found.preview_offset = (
-                frame.image,
-                detection,
-                offset,
-            )
-        if stop_when_covered and selector.good_enough() and len(found.detections) >= min_views:
-            return
 
 
 def _parse_size(text: str) -> tuple[int, int]:
