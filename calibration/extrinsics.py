@@ -104,7 +104,7 @@ def _image_paths(entries: Sequence[Path]) -> list[Path]:
 
 
 def _read_image(path: Path, intrinsics: CameraIntrinsics, guard: ImageSizeGuard) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)  # raw, as the camera sees
     if image is None:
         raise CalibrationError(f"cannot read image {path}")
     guard.check(Frame(path.name, image))

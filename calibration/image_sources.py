@@ -63,7 +63,9 @@ class FolderSource:
 
     def __iter__(self) -> Iterator[Frame]:
         for path in self.paths:
-            yield Frame(path.name, cv2.imread(str(path), cv2.IMREAD_UNCHANGED))
+            # 8-bit BGR whatever the file holds, and EXIF orientation ignored: the camera node
+            # publishes raw sensor frames, so the calibration must be of the raw orientation.
+            yield Frame(path.name, cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION))
 
 
 class VideoSource:

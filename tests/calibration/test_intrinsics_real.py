@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-from calibration.boards import Checkerboard, SkipReason
+from calibration.boards import Checkerboard, Skip, SkipReason, to_gray
 from calibration.calibration_io import load_camera_info
 from calibration.frame_selection import CoverageSelector
 from calibration.image_sources import FolderSource
@@ -151,3 +151,14 @@ def test_wrong_board_size_finds_no_board_and_says_so(calib_dir: Path, tmp_path: 
     err = capsys.readouterr().err
     assert code == 1 and not out.exists()
     assert "3: board not found" in " ".join(err.split()) and "INNER corner" in err
+
+
+def test_folder_source_reads_16_bit_and_grey_files_as_8_bit_bgr(calib_dir: Path, tmp_path: Path) -> None:
+    grey = cv2.imread(str(calib_dir / "left01.jpg"), cv2.IMREAD_GRAYSCALE)
+    cv2.imwrite(str(tmp_path / "a16.png"), grey.astype(np.uint16) * 257)
+    cv2.imwrite(str(tmp_path / "b8.png"), grey)
+    frames = list(FolderSource(tmp_path))
+    assert [f.name for f in frames] == ["a16.png", "b8.png"]
+    for frame in frames:
+        assert frame.image.dtype == np.uint8 and frame.image.shape == (480, 640, 3)
+        assert not isinstance(BOARD.detect(to_gray(frame.image)), Skip)
