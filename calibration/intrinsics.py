@@ -160,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
     suspects = worst_views(result, found.names)
     progress = selector.progress()
     _print_result(result, found.names, progress, suspects)
+    for hint in coverage_hints(progress):
+        print(f"hint: {hint}", file=sys.stderr)
     if args.report_dir is not None:
         _write_report(args, board, found, result, progress, problems, suspects)
     if problems and not args.force:
@@ -172,6 +174,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"WARNING: written despite failed checks (--force): {'; '.join(problems)}", file=sys.stderr)
     print(f"\nwrote {path}\nload it with: camera_info_url:=file://{path.resolve()}")
     return 0
+
+
+_COVERAGE_HINTS = {
+    "x": "views with the board near the left and right image edges",
+    "y": "views with the board near the top and bottom image edges",
+    "size": "views with the board close to the camera (filling much of the image)",
+    "skew": "views with the board tilted 30-45° (left/right and up/down)",
+}
+
+
+def coverage_hints(progress: dict[str, float]) -> list[str]:
+    """What to add to a calibration whose coverage is incomplete (it may still be fine)."""
+    return [
+        f"{name} coverage {100 * value:.0f}%: add {_COVERAGE_HINTS[name]}"
+        for name, value in progress.items()
+        if value < 1.0
+    ]
 
 
 def _print_skips(found: Collection) -> None:

@@ -81,3 +81,12 @@ def test_selector_drops_repeats_and_tracks_coverage() -> None:
     assert progress["size"] == 1.0 and progress["skew"] == 1.0
     assert selector.good_enough()
     assert coverage_progress([]) == {"x": 0.0, "y": 0.0, "size": 0.0, "skew": 0.0}
+
+
+def test_incomplete_coverage_gives_a_hint_per_parameter() -> None:
+    from calibration.intrinsics import coverage_hints
+
+    hints = coverage_hints({"x": 1.0, "y": 0.52, "size": 1.0, "skew": 0.3})
+    assert len(hints) == 2
+    assert hints[0].startswith("y coverage 52%") and "top and bottom" in hints[0]
+    assert "tilted" in hints[1]
