@@ -62,8 +62,8 @@ def run_graph(
     )  # fmt: skip
     time.sleep(1.0)
     timeout_s = int(expected_s * 3 + 60)
-    launch = _start(["timeout", "-k", "10", str(timeout_s), "ros2", "launch", "edge_rover", *launch_args], env,
-                    run_dir / "launch.log")  # fmt: skip
+    launch_cmd = ["timeout", "-k", "10", str(timeout_s), "ros2", "launch", "edge_rover", *launch_args]
+    launch = _start(launch_cmd, env, run_dir / "launch.log")
     try:
         bar = tqdm(total=round(expected_s), desc=run_dir.name, unit="s", disable=not progress, leave=False)
         start = time.monotonic()
@@ -134,17 +134,16 @@ def run_all(parallel: int) -> int:
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         futures = {name: pool.submit(run_scenario, name, 60 + i, False) for i, name in enumerate(names)}
         results = {name: f.result() for name, f in futures.items()}
-    print(
-        "\n| scenario | success | collided | min gap m | first brake s | braking s | mean speed m/s | p99 ms |"
-    )
+    print("\n| scenario | success | collided | min gap m | first brake s | braking s | mean m/s | p99 ms |")
     print("|---|---|---|---|---|---|---|---|")
     failures = 0
     for name, summary in results.items():
         m = summary.get("scenario") or {}
         ok = m.get("success")
         failures += not ok
-        print(f"| {name} | {ok} | {m.get('collided')} | {m.get('min_gap_m')} | {m.get('first_brake_s')} | "
-              f"{m.get('braking_s')} | {m.get('mean_speed')} | {summary.get('latency_p99_ms')} |")  # fmt: skip
+        cells = [ok, m.get("collided"), m.get("min_gap_m"), m.get("first_brake_s"), m.get("braking_s"),
+                 m.get("mean_speed"), summary.get("latency_p99_ms")]  # fmt: skip
+        print(f"| {name} | " + " | ".join(str(c) for c in cells) + " |")
     print(f"\nreports: {OUT}/<scenario>/report/index.html")
     return 1 if failures else 0
 
