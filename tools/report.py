@@ -174,10 +174,11 @@ def plot_timeline(series: RunSeries, path: Path) -> Path:
         t = np.array([s["t"] for s in series.status])
         brake = np.array([_float(s.get("brake", "nan")) for s in series.status])
         stage = np.array(
-            [BRAKE_STATES.index(s["state"]) if s.get("state") in BRAKE_STATES else -1 for s in series.status]
+            [STATES.index(s["state"]) if s.get("state") in STATES else -1 for s in series.status]
         )
         axes[1].plot(t, brake, label="brake command (0..1)")
-        axes[1].step(t, stage / 3.0, where="post", label="stage (drive/warn/partial/full)", alpha=0.7)
+        label = "state: " + " < ".join(STATES)
+        axes[1].step(t, stage / (len(STATES) - 1), where="post", label=label, alpha=0.7)
         steer = np.array([_float(s.get("cmd_steering_angle", "nan")) for s in series.status])
         axes[2].plot(t, steer, label="steering angle (rad)")
         ttc = np.array([_float(s.get("ttc", "nan")) for s in series.status])
