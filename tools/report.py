@@ -30,7 +30,9 @@ from rosidl_runtime_py.utilities import get_message
 from bags.reader import read_messages
 from common.ros_conversions import image_to_bgr, stamp_to_sec
 
-BRAKE_STATES = ["drive", "warn", "partial", "full"]
+# Controller states (control/controller.py), in order of severity.
+STATES = ["DRIVING", "WARN", "PARTIAL_BRAKE", "FULL_BRAKE", "HOLD", "WATCHDOG_STOP"]
+BRAKING_STATES = {"PARTIAL_BRAKE", "FULL_BRAKE", "HOLD", "WATCHDOG_STOP"}
 
 
 @dataclass
@@ -47,6 +49,10 @@ class RunSeries:
     )
     truth: list[tuple[float, np.ndarray]] = field(default_factory=list)  # t, (N,2) positions in base_link
     obstacles: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    obstacle_ids: list[list[str]] = field(default_factory=list)  # parallel to obstacles
+    grids: list[tuple[float, np.ndarray, float, tuple[float, float]]] = field(
+        default_factory=list
+    )  # t, cells, res, origin
 
     def rel(self, stamp_ns: int) -> float:
         t = stamp_ns / 1e9
@@ -66,10 +72,11 @@ def _yaw(q: Any) -> float:
     return math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z))
 
 
-def load_run(bag: Path, max_frames: int = 400, frame_stride: int = 3) -> RunSeries:
+def load_run(bag: Path, max_frames: int = 400, frame_stride: int = 3, grid_stride: int = 5) -> RunSeries:
     series = RunSeries()
     classes: dict[str, type] = {}
     image_index = 0
+    grid_index = 0
     for message in read_messages(bag):
         msg_class = classes.setdefault(message.type_name, get_message(message.type_name))
         msg = deserialize_message(message.data, msg_class)
@@ -104,21 +111,33 @@ def load_run(bag: Path, max_frames: int = 400, frame_stride: int = 3) -> RunSeri
             ]
         elif message.topic in ("/sim/ground_truth", "/obstacles"):
             points = np.array([[d.bbox.center.position.x, d.bbox.center.position.y] for d in msg.detections])
-            target = series.truth if message.topic == "/sim/ground_truth" else series.obstacles
-            target.append((t, points.reshape(-1, 2)))
+            if message.topic == "/sim/ground_truth":
+                series.truth.append((t, points.reshape(-1, 2)))
+            else:
+                series.obstacles.append((t, points.reshape(-1, 2)))
+                series.obstacle_ids.append([d.id for d in msg.detections])
+        elif message.topic == "/obstacle_map":
+            grid_index += 1
+            if grid_index % grid_stride == 0:
+                cells = np.asarray(msg.data, dtype=np.int8).reshape(msg.info.height, msg.info.width)
+                origin = (msg.info.origin.position.x, msg.info.origin.position.y)
+                series.grids.append((t, cells, msg.info.resolution, origin))
     return series
 
 
 def summarize(series: RunSeries, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
     states = [s.get("state", "") for s in series.status]
-    first_brake = next((s["t"] for s in series.status if s.get("state") in ("partial", "full")), None)
+    first_brake = next((s["t"] for s in series.status if s.get("state") in BRAKING_STATES), None)
     latencies = np.array([c[3] for c in series.cmd if c[3] is not None and c[3] >= 0])
+    if latencies.size == 0:  # unstamped Twist: use the controller's own measured input latency
+        latencies = np.array([v for s in series.status if np.isfinite(v := _float(s.get("latency", "nan")))])
     gaps = np.array([_float(s.get("gap", "nan")) for s in series.status])
     summary: dict[str, Any] = {
         "duration_s": round(max([s["t"] for s in series.status] + [c[0] for c in series.cmd] + [0.0]), 2),
         "commands": len(series.cmd),
         "time_to_first_brake_s": None if first_brake is None else round(first_brake, 2),
-        "full_brake_time_s": round(_time_in(series, "full"), 2),
+        "full_brake_time_s": round(_time_in(series, "FULL_BRAKE"), 2),
+        "watchdog_stop_time_s": round(_time_in(series, "WATCHDOG_STOP"), 2),
         "min_gap_seen_m": None if not np.isfinite(gaps).any() else round(float(np.nanmin(gaps)), 2),
         "latency_p50_ms": None
         if latencies.size == 0
@@ -155,10 +174,11 @@ def plot_timeline(series: RunSeries, path: Path) -> Path:
         t = np.array([s["t"] for s in series.status])
         brake = np.array([_float(s.get("brake", "nan")) for s in series.status])
         stage = np.array(
-            [BRAKE_STATES.index(s["state"]) if s.get("state") in BRAKE_STATES else -1 for s in series.status]
+            [STATES.index(s["state"]) if s.get("state") in STATES else -1 for s in series.status]
         )
         axes[1].plot(t, brake, label="brake command (0..1)")
-        axes[1].step(t, stage / 3.0, where="post", label="stage (drive/warn/partial/full)", alpha=0.7)
+        label = "state: " + " < ".join(STATES)
+        axes[1].step(t, stage / (len(STATES) - 1), where="post", label=label, alpha=0.7)
         steer = np.array([_float(s.get("cmd_steering_angle", "nan")) for s in series.status])
         axes[2].plot(t, steer, label="steering angle (rad)")
         ttc = np.array([_float(s.get("ttc", "nan")) for s in series.status])
