@@ -222,13 +222,12 @@ class SimNode(Node):
         if self.p["metrics_path"]:
             path = Path(self.p["metrics_path"])
             path.parent.mkdir(parents=True, exist_ok=True)
-            # Flat (what tools/demo.py tabulates) and nested under "metrics" (one block to copy).
+            # Flat: what tools/demo.py and tools/report.py tabulate.
             report = {
                 "scenario": result.scenario,
                 "success": result.success,
                 "reasons": result.reasons,
                 **metrics,
-                "metrics": metrics,
             }
             path.write_text(json.dumps(report, indent=2))
         action = self.p["end_action"]
