@@ -69,13 +69,8 @@ class TestReplayGraph(unittest.TestCase):
                 not images or images[-1][0] < DEFAULT_START_S + SECONDS - 0.2
             ):
                 executor.spin_once(timeout_sec=0.05)
-            # Wait for the end of the bag (/clock goes quiet): bag_replay then exits by itself.
-            quiet_since = time.monotonic()
-            last_clock_count = len(clocks)
-            while time.monotonic() - quiet_since < 1.0 and time.monotonic() < deadline:
-                executor.spin_once(timeout_sec=0.05)
-                if len(clocks) != last_clock_count:
-                    last_clock_count, quiet_since = len(clocks), time.monotonic()
+            for _ in range(10):  # let the last camera_info land
+                executor.spin_once(timeout_sec=0.02)
         finally:
             context.try_shutdown()
 
@@ -99,6 +94,9 @@ class TestReplayGraph(unittest.TestCase):
 
 
 @launch_testing.post_shutdown_test()
-class TestReplayExit(unittest.TestCase):
-    def test_replay_exits_cleanly_at_end_of_bag(self, proc_info) -> None:
-        launch_testing.asserts.assertExitCodes(proc_info)
+class TestGraphExit(unittest.TestCase):
+    def test_every_node_exits_cleanly(self, proc_info) -> None:
+        # The graph is stopped by the end of the bag or by this test ending (SIGINT, -2); a crash
+        # (1, or a segfault) fails. bag_replay's own exit 0 at the end of a bag is tested in
+        # tests/bags/test_replay_record_nodes.py.
+        launch_testing.asserts.assertExitCodes(proc_info, allowable_exit_codes=[0, -2])
