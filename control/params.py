@@ -246,7 +246,8 @@ def cross_check(values: dict[str, Any]) -> list[str]:
     problems = []
     if not v["ttc_full"] < v["ttc_partial"] < v["ttc_warn"]:
         problems.append(
-            f"need ttc_full < ttc_partial < ttc_warn, got {v['ttc_full']} / {v['ttc_partial']} / {v['ttc_warn']}"
+            "need ttc_full < ttc_partial < ttc_warn, got "
+            f"{v['ttc_full']} / {v['ttc_partial']} / {v['ttc_warn']}"
         )
     if not v["comfort_decel"] <= v["partial_decel"] <= v["full_decel"]:
         problems.append(

@@ -210,7 +210,7 @@ def test_watchdog_stale_obstacles_stop_within_one_period_and_latch() -> None:
 def test_watchdog_invalid_inputs_stop(inputs_change: dict, reason: str) -> None:
     t = 1.02
     inputs = replace(_fresh(t), **inputs_change)
-    state, cmd, report = step(P, _driving(), inputs, t)
+    _state, cmd, report = step(P, _driving(), inputs, t)
     assert report.state == "WATCHDOG_STOP" and reason in report.reason
     assert cmd.speed < 1.0 and math.isfinite(cmd.speed)
 
@@ -320,7 +320,7 @@ def test_property_never_accelerates_into_stopping_distance_and_output_is_bounded
         desired_speed=desired,
         desired_curvature=desired_curvature,
     )
-    new, cmd, report = step(params, state, inputs, t)
+    _new, cmd, report = step(params, state, inputs, t)
     values = (cmd.speed, cmd.steering_angle, cmd.curvature, cmd.yaw_rate, cmd.angular_z, cmd.brake)
     assert all(math.isfinite(v) for v in values)
     assert params.min_speed <= cmd.speed <= params.max_speed
