@@ -81,6 +81,8 @@ class ControlInputs:
     obstacles_received: float | None = None
     frames_received: float | None = None  # newest camera_info / detections arrival (None: not watched)
     watch_frames: bool = True
+    extra_watched: tuple[tuple[str, float | None], ...] = ()  # more (name, arrival) pairs to watch
+    invalid: str | None = None  # a conversion problem found by the node (wrong frame, bad message)
     grid: GridMap | None = None
     grid_received: float | None = None
     base_in_grid: tuple[float, float, float] = (0.0, 0.0, 0.0)  # pose of base_link in the grid frame
@@ -158,6 +160,8 @@ def invalid_input(inputs: ControlInputs, now: float) -> str | None:
     """Why an input cannot be trusted (NaN/Inf, out of range), or None."""
     if not math.isfinite(now):
         return f"controller clock is {now}"
+    if inputs.invalid is not None:
+        return inputs.invalid
     for ob in inputs.obstacles:
         if not _finite(ob.x, ob.y, ob.vx, ob.vy, ob.size_x, ob.size_y, ob.confidence):
             return f"obstacle {ob.track_id!r} has a non-finite field"
@@ -392,7 +396,8 @@ def next_stage(
             return Stage.HOLD, None
         since = state.clear_since if state.clear_since is not None else now
         return (enter, None) if now - since >= params.release_time else (Stage.HOLD, since)
-    if stopped and blocked_hold:
+    # Stopped close to an obstacle — or stopped by braking with one still near — is HOLD.
+    if stopped and (blocked_hold or (state.stage >= Stage.PARTIAL and blocked_near)):
         return Stage.HOLD, None
     if enter > state.stage:
         return enter, None
@@ -457,6 +462,8 @@ def step(
     ages: dict[str, float | None] = {"obstacles": _age(now, inputs.obstacles_received)}
     if inputs.watch_frames:
         ages["frames"] = _age(now, inputs.frames_received)
+    for name, received in inputs.extra_watched:
+        ages[name] = _age(now, received)
     watchdog = watchdog_step(
         state.watchdog,
         now,
