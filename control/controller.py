@@ -489,9 +489,19 @@ def step(
             clear_since=None,
         )
         report = SafetyReport(
-            "WATCHDOG_STOP", 2, watchdog.reason, math.inf, math.inf, 0.0,
-            stopping_distance(ego_forward, params.stop_decel, delay), "", ego, False, latency, ages,
-        )  # fmt: skip
+            "WATCHDOG_STOP",
+            2,
+            watchdog.reason,
+            math.inf,
+            math.inf,
+            0.0,
+            stopping_distance(ego_forward, params.stop_decel, delay),
+            "",
+            ego,
+            False,
+            latency,
+            ages,
+        )
         return new_state, _command(params, speed, steering, params.stop_decel / params.full_decel), report
 
     grid = inputs.grid
