@@ -50,9 +50,10 @@ NODE_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("cmd_in_timeout", 0.5, "/cmd_vel_in older than this → desired speed 0 (s)", 0.05, 10.0),
     ParamSpec(
         "velocity_source",
-        "differenced",
-        "obstacle velocity: differenced (from track positions over time) or zero (static assumption)",
-        choices=("differenced", "zero"),
+        "auto",
+        "obstacle velocity: message (the mapper's 'velocity' result), differenced (track positions over "
+        "time), zero (static assumption), auto (message where present, else differenced)",
+        choices=("auto", "message", "differenced", "zero"),
     ),
     ParamSpec("base_frame", "base_link", "frame the obstacles must be in", read_only=True),
     ParamSpec("odom_frame", "odom", "odometry frame (a grid in it is placed with /odom)", read_only=True),
@@ -140,8 +141,9 @@ class ControllerNode(Node):
             return
         self._invalid = None
         rows = detections_to_rows(msg)
+        source = self._values["velocity_source"]
         velocities: dict[str, tuple[float, float]] = {}
-        if self._values["velocity_source"] == "differenced":
+        if source in ("auto", "differenced"):
             ego, yaw_rate = (0.0, 0.0) if self._odom is None else self._odom[:2]
             if not (math.isfinite(ego) and math.isfinite(yaw_rate)):
                 ego, yaw_rate = 0.0, 0.0
@@ -149,6 +151,8 @@ class ControllerNode(Node):
                 r["id"]: (r["x"], r["y"]) for r in rows if math.isfinite(r["x"]) and math.isfinite(r["y"])
             }
             velocities = self._velocity.update(stamp, positions, ego, yaw_rate)
+        if source in ("auto", "message"):
+            velocities.update({r["id"]: r["velocity"] for r in rows if r["velocity"] is not None})
         self._obstacles = tuple(
             Obstacle(
                 r["id"],

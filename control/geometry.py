@@ -18,20 +18,19 @@ STRAIGHT_CURVATURE = 1e-4  # |κ| below this is treated as a straight line (radi
 def arc_coordinates(points: np.ndarray, curvature: float) -> tuple[np.ndarray, np.ndarray]:
     """(N,2) base_link points → (s, d): arc length along the arc and lateral distance to it.
 
-    Points behind the start, or beyond half a turn on tight arcs, get s = +inf (never ahead).
+    Points behind the start get s < 0 (so a large obstacle centred just behind can still reach
+    ahead through its radius); beyond half a turn on a tight arc counts as behind.
     """
     points = np.asarray(points, dtype=float).reshape(-1, 2)
     x, y = points[:, 0], points[:, 1]
     if abs(curvature) < STRAIGHT_CURVATURE:
-        s = np.where(x >= 0.0, x, np.inf)
-        return s, np.abs(y)
+        return x.copy(), np.abs(y)
     radius = 1.0 / abs(curvature)
     y_turn = y * math.copysign(1.0, curvature)  # mirror right turns onto left turns
     to_centre_y = radius - y_turn
     lateral = np.abs(np.hypot(x, to_centre_y) - radius)
     swept = np.arctan2(x, to_centre_y)  # angle swept from the start point, (-π, π]
-    s = np.where(swept >= 0.0, swept * radius, np.inf)
-    return s, lateral
+    return swept * radius, lateral
 
 
 def arc_points(curvature: float, s: np.ndarray) -> np.ndarray:

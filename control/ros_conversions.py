@@ -25,15 +25,26 @@ def quaternion_from_yaw(yaw: float) -> Quaternion:
     return Quaternion(x=0.0, y=0.0, z=math.sin(0.5 * yaw), w=math.cos(0.5 * yaw))
 
 
-def detections_to_rows(msg: Detection3DArray) -> list[dict]:
-    """Detection3DArray → plain rows (id, label, confidence, x, y, size_x, size_y).
+VELOCITY_RESULT_ID = "velocity"  # the obstacle mapper's convention (perception/obstacle_conversions.py)
 
-    ``id`` is the track id (the obstacle mapper's convention); an empty id falls back to the
-    index so the row is still usable (its velocity then reads 0: it cannot be followed).
+
+def detections_to_rows(msg: Detection3DArray) -> list[dict]:
+    """Detection3DArray → plain rows (id, label, confidence, x, y, size_x, size_y, velocity).
+
+    The obstacle mapper's convention: ``id`` = track id; ``bbox.size`` = (depth, width, height);
+    ``results`` hold the class hypothesis and, when known, a hypothesis with class_id "velocity"
+    whose ``pose.pose.position`` is (vx, vy) in m/s over ground in base_link axes. ``velocity``
+    is None where the message carries none. An empty id falls back to the index.
     """
     rows = []
     for index, det in enumerate(msg.detections):
-        best = max(det.results, key=lambda r: r.hypothesis.score, default=None)
+        classes = [r for r in det.results if r.hypothesis.class_id != VELOCITY_RESULT_ID]
+        moving = [r for r in det.results if r.hypothesis.class_id == VELOCITY_RESULT_ID]
+        best = max(classes, key=lambda r: r.hypothesis.score, default=None)
+        velocity = None
+        if moving:
+            position = moving[0].pose.pose.position
+            velocity = (float(position.x), float(position.y))
         rows.append(
             {
                 "id": det.id or f"#{index}",
@@ -43,6 +54,7 @@ def detections_to_rows(msg: Detection3DArray) -> list[dict]:
                 "y": float(det.bbox.center.position.y),
                 "size_x": float(det.bbox.size.x),
                 "size_y": float(det.bbox.size.y),
+                "velocity": velocity,
             }
         )
     return rows
