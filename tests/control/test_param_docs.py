@@ -1,0 +1,23 @@
+"""The shipped parameter files match the parameter tables and load as valid parameters."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+pytest.importorskip("rclpy")
+
+from control.param_docs import files
+from control.params import params_from_values
+
+
+def test_config_files_are_generated_from_the_tables() -> None:
+    for path, text in files().items():
+        assert path.read_text() == text, f"{path.name} drifted: run python -m control.param_docs"
+
+
+def test_controller_yaml_values_are_valid() -> None:
+    path = next(p for p in files() if p.name == "controller.yaml")
+    values = yaml.safe_load(path.read_text())["controller"]["ros__parameters"]
+    core = {k: v for k, v in values.items() if k in params_from_values({}).__dataclass_fields__}
+    assert params_from_values(core).rate_hz == 50.0
