@@ -27,9 +27,9 @@ from control.geometry import (
     steering_to_curvature,
     stopping_distance,
 )
+from control.kinematic_loop import Loop, WorldObstacle
 from control.params import ControllerParams, params_from_values
 from control.watchdog import WatchdogState
-from tests.control.closed_loop import Loop, WorldObstacle
 
 P = ControllerParams()
 NO_STEER = replace(P, num_arcs=1)

@@ -1,4 +1,5 @@
-"""A tiny kinematic closed loop for controller tests: world obstacles → base_link → step → move."""
+"""A kinematic closed loop around the controller core (tests, benchmark): world obstacles → base_link →
+step → move the rover with the commanded speed and curvature. No perception, no actuator lag."""
 
 from __future__ import annotations
 
