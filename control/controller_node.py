@@ -21,6 +21,7 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo
 from vision_msgs.msg import Detection2DArray, Detection3DArray
+from visualization_msgs.msg import MarkerArray
 
 from common.params import ParameterValueError, ParamSpec, declare_validated
 from common.qos import RELIABLE_QOS, SENSOR_QOS
@@ -31,6 +32,7 @@ from control.params import PARAM_SPECS, ControllerParams, params_from_values
 from control.ros_conversions import (
     command_to_twist,
     command_to_twist_stamped,
+    controller_markers,
     detections_to_rows,
     occupancy_to_grid,
     odometry_speed_pose,
@@ -58,6 +60,7 @@ NODE_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("base_frame", "base_link", "frame the obstacles must be in", read_only=True),
     ParamSpec("odom_frame", "odom", "odometry frame (a grid in it is placed with /odom)", read_only=True),
 )
+MARKER_EVERY = 5  # cycles between /controller/markers (10 Hz at 50 Hz), only while someone listens
 _CORE_NAMES = {f.name for f in dataclasses.fields(ControllerParams)}
 
 
@@ -93,6 +96,8 @@ class ControllerNode(Node):
             TwistStamped if self._stamped else Twist, "/cmd_vel", RELIABLE_QOS
         )
         self._pub_status = self.create_publisher(DiagnosticArray, "/safety/status", RELIABLE_QOS)
+        self._pub_markers = self.create_publisher(MarkerArray, "/controller/markers", RELIABLE_QOS)
+        self._cycle = 0
         self.create_subscription(Detection3DArray, "/obstacles", self._on_obstacles, SENSOR_QOS)
         self.create_subscription(OccupancyGrid, "/obstacle_map", self._on_grid, SENSOR_QOS)
         self.create_subscription(Odometry, "/odom", self._on_odom, RELIABLE_QOS)
@@ -246,6 +251,11 @@ class ControllerNode(Node):
         else:
             self._pub_cmd.publish(command_to_twist(command))
         self._pub_status.publish(safety_status(report, command, self.get_clock().now().to_msg(), now))
+        self._cycle += 1
+        if self._cycle % MARKER_EVERY == 0 and self._pub_markers.get_subscription_count() > 0:
+            self._pub_markers.publish(
+                controller_markers(self._params, command, report, stamp, self._values["base_frame"])
+            )
         if report.state != self._last_state_name:
             text = f"safety state {self._last_state_name or 'START'} → {report.state}: {report.reason}"
             if report.level >= 1:

@@ -130,3 +130,14 @@ def transform_points(points: np.ndarray, pose: tuple[float, float, float]) -> np
     c, s = math.cos(yaw), math.sin(yaw)
     pts = np.asarray(points, dtype=float).reshape(-1, 2)
     return np.stack([c * pts[:, 0] - s * pts[:, 1] + x, s * pts[:, 0] + c * pts[:, 1] + y], axis=-1)
+
+
+def corridor_polylines(
+    curvature: float, half_width: float, start: float, length: float, step: float = 0.1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centre line and left/right edges (each (N,2), base_link) of the corridor along an arc."""
+    s = np.arange(start, start + length + 1e-9, step)
+    centre = arc_points(curvature, s)
+    tangent = arc_tangent(curvature, s)
+    normal = np.stack([-tangent[:, 1], tangent[:, 0]], axis=-1)
+    return centre, centre + half_width * normal, centre - half_width * normal

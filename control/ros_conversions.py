@@ -7,14 +7,17 @@ import math
 import numpy as np
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import Quaternion, Twist, TwistStamped
+from geometry_msgs.msg import Point, Quaternion, Twist, TwistStamped
 from nav_msgs.msg import OccupancyGrid, Odometry
 from sensor_msgs.msg import BatteryState
+from std_msgs.msg import ColorRGBA
 from vision_msgs.msg import Detection3DArray
+from visualization_msgs.msg import Marker, MarkerArray
 
 from control.controller import Command, SafetyReport
-from control.geometry import GridMap
+from control.geometry import GridMap, corridor_polylines
 from control.odometry import OdometryEstimate
+from control.params import ControllerParams
 
 
 def yaw_from_quaternion(q: Quaternion) -> float:
@@ -98,6 +101,67 @@ def command_to_twist_stamped(command: Command, stamp: Time, frame_id: str) -> Tw
     return msg
 
 
+# Short lowercase stage names for tools that match on them (tools/report.py).
+STAGE_KEYS = {
+    "DRIVING": "none",
+    "WARN": "warn",
+    "PARTIAL_BRAKE": "partial",
+    "FULL_BRAKE": "full",
+    "HOLD": "hold",
+    "WATCHDOG_STOP": "stop",
+}
+STATE_COLOURS = {
+    "DRIVING": (0.1, 0.8, 0.2),
+    "WARN": (0.95, 0.85, 0.1),
+    "PARTIAL_BRAKE": (1.0, 0.5, 0.0),
+    "FULL_BRAKE": (0.95, 0.1, 0.1),
+    "HOLD": (0.8, 0.0, 0.4),
+    "WATCHDOG_STOP": (0.5, 0.5, 0.5),
+}
+
+
+def controller_markers(
+    params: ControllerParams, command: Command, report: SafetyReport, stamp: Time, frame_id: str
+) -> MarkerArray:
+    """RViz: rover footprint, the commanded arc's corridor coloured by safety state, the worst conflict."""
+    r, g, b = STATE_COLOURS.get(report.state, (1.0, 1.0, 1.0))
+    colour = ColorRGBA(r=r, g=g, b=b, a=0.9)
+    markers = []
+
+    def line(ns: str, points: np.ndarray, width: float = 0.03) -> Marker:
+        m = Marker()
+        m.header.stamp, m.header.frame_id = stamp, frame_id
+        m.ns, m.id, m.type, m.action = ns, len(markers), Marker.LINE_STRIP, Marker.ADD
+        m.pose.orientation.w = 1.0
+        m.scale.x = width
+        m.color = colour
+        m.points = [Point(x=float(x), y=float(y), z=0.02) for x, y in points]
+        markers.append(m)
+        return m
+
+    half = 0.5 * params.rover_width
+    line("footprint", np.array([[-0.1, -half], [params.front_overhang, -half], [params.front_overhang, half],
+                                [-0.1, half], [-0.1, -half]]))  # fmt: skip
+    length = params.lookahead if not math.isfinite(report.gap) else max(report.gap, 0.05)
+    centre, left, right = corridor_polylines(
+        command.curvature, params.half_corridor, params.front_overhang, length
+    )
+    line("arc", centre, 0.02)
+    line("corridor", left)
+    line("corridor", right)
+    text = Marker()
+    text.header.stamp, text.header.frame_id = stamp, frame_id
+    text.ns, text.id, text.type, text.action = "state", len(markers), Marker.TEXT_VIEW_FACING, Marker.ADD
+    text.pose.position.x, text.pose.position.z = -0.4, 0.6
+    text.pose.orientation.w = 1.0
+    text.scale.z = 0.2
+    text.color = colour
+    ttc = "" if not math.isfinite(report.ttc) else f" TTC {report.ttc:.1f} s"
+    text.text = f"{report.state} {command.speed:.2f} m/s{ttc}"
+    markers.append(text)
+    return MarkerArray(markers=markers)
+
+
 def _fmt(value: float | None) -> str:
     if value is None:
         return "none"
@@ -128,6 +192,7 @@ def safety_status(
         "cmd_steering_angle": _fmt(command.steering_angle),
         "cmd_yaw_rate": _fmt(command.yaw_rate),
         "brake": _fmt(command.brake),
+        "stage": STAGE_KEYS.get(report.state, report.state.lower()),
         "decision_time": f"{now:.6f}",
     }
     values.update({f"age_{k}": _fmt(v) for k, v in report.input_ages.items()})

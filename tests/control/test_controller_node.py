@@ -14,6 +14,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo
 from vision_msgs.msg import Detection2DArray, Detection3D, Detection3DArray
+from visualization_msgs.msg import MarkerArray
 
 from common.qos import RELIABLE_QOS, SENSOR_QOS
 from control.controller_node import ControllerNode
@@ -44,6 +45,8 @@ class Harness:
         self.statuses: list[dict[str, str]] = []
         self.node.create_subscription(TwistStamped, "/cmd_vel", self.cmds.append, RELIABLE_QOS)
         self.node.create_subscription(DiagnosticArray, "/safety/status", self._on_status, RELIABLE_QOS)
+        self.markers: list[MarkerArray] = []
+        self.node.create_subscription(MarkerArray, "/controller/markers", self.markers.append, RELIABLE_QOS)
         self.publishing = True
         self.obstacle_x: float | None = None
         self.last_stamp = None
@@ -144,6 +147,8 @@ def test_obstacle_ahead_brakes(harness: Harness) -> None:
     braking = [s for s in after if s["state"] in ("PARTIAL_BRAKE", "FULL_BRAKE", "HOLD")]
     assert braking and braking[0]["obstacle"] == "7"
     assert float(braking[0]["brake"]) > 0.0
+    assert braking[0]["stage"] in ("partial", "full", "hold")
+    assert h.markers and {m.ns for m in h.markers[-1].markers} == {"footprint", "arc", "corridor", "state"}
     # Held while the obstacle stays.
     n_hold = len(h.statuses)
     h.spin_until(lambda: len(h.statuses) > n_hold + 50, 5.0)
