@@ -177,7 +177,9 @@ class ControllerNode(Node):
 
     def _on_grid(self, msg: OccupancyGrid) -> None:
         try:
-            self._grid = occupancy_to_grid(msg, self._params.grid_occupied_threshold)
+            self._grid = occupancy_to_grid(
+                msg, self._params.grid_occupied_threshold, self._params.grid_inflation
+            )
         except ValueError as err:
             self.get_logger().error(f"ignoring occupancy grid: {err}", throttle_duration_sec=2.0)
             return

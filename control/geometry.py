@@ -93,7 +93,10 @@ class GridMap:
         resolution: float,
         origin: tuple[float, float, float] = (0.0, 0.0, 0.0),
         occupied_threshold: int = 50,
+        inflation: float = 0.0,
     ) -> GridMap:
+        """``inflation``: how far the map's producer already grew each obstacle (configuration
+        space); it is added back to the clearance of free cells so obstacles are not grown twice."""
         data = np.asarray(data)
         if data.ndim != 2 or data.size == 0:
             raise ValueError(f"occupancy grid must be a non-empty 2-D array, got shape {data.shape}")
@@ -106,6 +109,7 @@ class GridMap:
             free = np.where(occupied, 0, 255).astype(np.uint8)
             clearance = cv2.distanceTransform(free, cv2.DIST_L2, cv2.DIST_MASK_PRECISE).astype(np.float32)
             clearance *= resolution
+            clearance[~occupied] += inflation
         else:
             clearance = np.full(data.shape, np.inf, dtype=np.float32)
         return cls(occupied, float(resolution), *map(float, origin), clearance)

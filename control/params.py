@@ -50,6 +50,7 @@ class ControllerParams:
     prediction_horizon: float = 2.0
     grid_occupied_threshold: int = 50
     grid_braking: bool = True
+    grid_inflation: float = 0.35
     # Steering around obstacles.
     num_arcs: int = 21
     min_clear_length: float = 2.0
@@ -180,6 +181,13 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec(
         "grid_occupied_threshold", _D.grid_occupied_threshold, "grid cell value counted as occupied", 1, 100
+    ),
+    ParamSpec(
+        "grid_inflation",
+        _D.grid_inflation,
+        "how far the obstacle map already inflated obstacles (the mapper's rover_half_width, m)",
+        0.0,
+        3.0,
     ),
     ParamSpec(
         "grid_braking",

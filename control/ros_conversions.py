@@ -63,14 +63,14 @@ def detections_to_rows(msg: Detection3DArray) -> list[dict]:
     return rows
 
 
-def occupancy_to_grid(msg: OccupancyGrid, occupied_threshold: int) -> GridMap:
+def occupancy_to_grid(msg: OccupancyGrid, occupied_threshold: int, inflation: float = 0.0) -> GridMap:
     info = msg.info
     data = np.asarray(msg.data, dtype=np.int8)
     if data.size != info.width * info.height:
         raise ValueError(f"occupancy grid has {data.size} cells, header says {info.width}×{info.height}")
     origin = (info.origin.position.x, info.origin.position.y, yaw_from_quaternion(info.origin.orientation))
     return GridMap.from_occupancy(
-        data.reshape(info.height, info.width), info.resolution, origin, occupied_threshold
+        data.reshape(info.height, info.width), info.resolution, origin, occupied_threshold, inflation
     )
 
 

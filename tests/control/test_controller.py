@@ -364,3 +364,17 @@ def test_nan_frame_arrival_time_trips_watchdog() -> None:
     inputs = replace(_fresh(1.02), frames_received=math.nan)
     _, _, report = step(P, _driving(), inputs, 1.02)
     assert report.state == "WATCHDOG_STOP" and "frames" in report.reason
+
+
+def test_grid_inflation_is_not_applied_twice() -> None:
+    """An obstacle beside the path, rasterised by the mapper with rover half-width inflation."""
+    data = np.zeros((100, 100), dtype=np.int8)
+    yy, xx = np.mgrid[0:100, 0:100]
+    centre_col, centre_row = 60, 50 + 17  # x ≈ 3.0 m, y ≈ 0.875 m (0.05 m cells, origin y = -2.5)
+    data[(xx - centre_col) ** 2 + (yy - centre_row) ** 2 <= (0.25 + 0.35) ** 2 / 0.05**2] = 100
+    raw = GridMap.from_occupancy(data, 0.05, (0.0, -2.5, 0.0))
+    inflated = GridMap.from_occupancy(data, 0.05, (0.0, -2.5, 0.0), inflation=0.35)
+    _, _, report_raw = step(NO_STEER, _driving(), _fresh(1.02, grid=raw, grid_received=1.0), 1.02)
+    _, _, report = step(NO_STEER, _driving(), _fresh(1.02, grid=inflated, grid_received=1.0), 1.02)
+    assert report_raw.obstacle == "grid"  # counted twice, the obstacle would block the path
+    assert report.obstacle == "" and report.state == "DRIVING"
