@@ -21,3 +21,16 @@ def test_controller_yaml_values_are_valid() -> None:
     values = yaml.safe_load(path.read_text())["controller"]["ros__parameters"]
     core = {k: v for k, v in values.items() if k in params_from_values({}).__dataclass_fields__}
     assert params_from_values(core).rate_hz == 50.0
+
+
+def test_readme_parameter_tables_are_current() -> None:
+    from control.controller_node import NODE_SPECS
+    from control.param_docs import ROOT, markdown_table
+    from control.params import PARAM_SPECS
+    from control.serial_bridge_node import PARAM_SPECS as BRIDGE_SPECS
+
+    readme = (ROOT / "README.md").read_text()
+    assert markdown_table((*PARAM_SPECS, *NODE_SPECS)) in readme, (
+        "run python -m control.param_docs --markdown"
+    )
+    assert markdown_table(BRIDGE_SPECS) in readme
