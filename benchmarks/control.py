@@ -93,7 +93,8 @@ def _summarise(name: str, loop: Loop, appear_t: float | None = None, blocking: b
     return {
         "scenario": name,
         "collisions": len(collided) > 0,
-        "impact_speed": round(speeds[collided[0]], 3) if collided else 0.0,
+        # The rover's actual speed (after the drive lag) when the footprints first touch.
+        "impact_speed": round(log[collided[0]][2].ego_speed, 3) if collided else 0.0,
         "min_clearance_m": round(min(clear), 3) if math.isfinite(min(clear)) else None,
         "final_speed": round(speeds[-1], 3),
         "distance_m": round(loop.x, 2),
@@ -124,6 +125,12 @@ def scenarios() -> list[dict]:
     appear = loop.t
     loop.run(4.0)
     out.append(_summarise("late_obstacle_1.5m_at_2m/s (steering off)", loop, appear))
+    loop = Loop(params=replace(no_steer, cruise_speed=2.0))
+    loop.run(4.0)
+    loop.obstacles.append(WorldObstacle("late", loop.x + 0.65 + 0.5, 0.0, size=0.5))
+    appear = loop.t
+    loop.run(4.0)
+    out.append(_summarise("late_obstacle_0.5m_at_2m/s, cannot stop (steering off)", loop, appear))
     loop = Loop(obstacles=[WorldObstacle("side", 6.0, 1.2, size=0.5)])
     loop.run(12.0)
     out.append(_summarise("obstacle_beside_path", loop, blocking=False))

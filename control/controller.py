@@ -108,7 +108,7 @@ class ControllerState:
 @dataclass(frozen=True)
 class Command:
     speed: float  # m/s
-    steering_angle: float  # rad (Ackermann; a virtual angle in differential mode)
+    steering_angle: float  # rad (front wheel angle; a virtual one for a differential drive)
     curvature: float  # 1/m
     yaw_rate: float  # rad/s
     angular_z: float  # what goes into Twist.angular.z for the configured output mode
@@ -446,7 +446,7 @@ def _rate_limit_steering(params: ControllerParams, previous: float, target: floa
 def _command(params: ControllerParams, speed: float, steering: float, brake: float) -> Command:
     curvature = steering_to_curvature(steering, params.wheelbase)
     yaw_rate = speed * curvature
-    angular = steering if params.output_mode == "ackermann" else yaw_rate
+    angular = steering if params.output_mode == "steering_angle" else yaw_rate
     return Command(speed, steering, curvature, yaw_rate, angular, brake)
 
 
@@ -456,6 +456,9 @@ def _command(params: ControllerParams, speed: float, steering: float, brake: flo
 def step(
     params: ControllerParams, state: ControllerState, inputs: ControlInputs, now: float
 ) -> tuple[ControllerState, Command, SafetyReport]:
+    if state.last_now is None and inputs.ego_speed is not None and math.isfinite(inputs.ego_speed):
+        # First cycle with the rover already rolling: start from its speed, not from 0 (no jump).
+        state = replace(state, speed=float(np.clip(inputs.ego_speed, params.min_speed, params.max_speed)))
     dt = params.period if state.last_now is None else float(np.clip(now - state.last_now, 1e-3, 0.1))
     if not math.isfinite(dt):
         dt = params.period

@@ -1,5 +1,6 @@
 """A kinematic closed loop around the controller core (tests, benchmark): world obstacles → base_link →
-step → move the rover with the commanded speed and curvature. No perception, no actuator lag."""
+step → move the rover. Perfect perception; the drive follows the commanded speed through a
+first-order lag (``speed_lag``) saturated at ``max_accel`` / ``max_decel`` (the simulator's defaults)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ class Loop:
     speed: float = 0.0
     t: float = 0.0
     desired_speed: float | None = None
+    speed_lag: float = 0.15  # s, drive time constant (0: follows the command exactly)
+    max_accel: float = 1.5  # m/s² the drive can deliver
+    max_decel: float = 4.0  # m/s² the brakes can deliver
     state: ControllerState = field(default_factory=ControllerState)
     log: list[tuple[float, Command, SafetyReport, float, float]] = field(default_factory=list)
 
@@ -75,10 +79,14 @@ class Loop:
             )
             self.state, cmd, report = step(self.params, self.state, inputs, self.t)
             self.log.append((self.t, cmd, report, self.x, self.clearance()))
-            self.speed = cmd.speed
-            self.yaw += cmd.speed * cmd.curvature * dt
-            self.x += cmd.speed * math.cos(self.yaw) * dt
-            self.y += cmd.speed * math.sin(self.yaw) * dt
+            if self.speed_lag > 0.0:
+                rate = (cmd.speed - self.speed) / max(self.speed_lag, dt)
+                self.speed += min(max(rate, -self.max_decel), self.max_accel) * dt
+            else:
+                self.speed = cmd.speed
+            self.yaw += self.speed * cmd.curvature * dt
+            self.x += self.speed * math.cos(self.yaw) * dt
+            self.y += self.speed * math.sin(self.yaw) * dt
             for ob in self.obstacles:
                 ob.x += ob.vx * dt
                 ob.y += ob.vy * dt

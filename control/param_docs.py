@@ -1,6 +1,6 @@
 """Writes the control nodes' parameter YAML files and README tables from the spec tables.
 
-    python -m control.param_docs            # rewrite config/controller.yaml, config/serial_bridge.yaml
+    python -m control.param_docs            # rewrite config/*.yaml and the README's parameter tables
     python -m control.param_docs --markdown # print the README parameter tables
 
 One source of truth (``PARAM_SPECS``); tests/control/test_param_docs.py fails if a file drifts.
@@ -73,6 +73,24 @@ def files() -> dict[Path, str]:
     }
 
 
+def update_readme(text: str) -> str:
+    """Replace the two parameter tables inside the README's control section."""
+    from control.controller_node import NODE_SPECS
+    from control.params import PARAM_SPECS
+    from control.serial_bridge_node import PARAM_SPECS as BRIDGE_SPECS
+
+    begin, end = text.index("<!-- BEGIN control -->"), text.index("<!-- END control -->")
+    header = "| parameter | default | range | meaning |"
+    parts = text[begin:end].split(header)
+    if len(parts) != 3:
+        raise ValueError("expected two parameter tables in the README control section")
+    tables = [markdown_table((*PARAM_SPECS, *NODE_SPECS)), markdown_table(BRIDGE_SPECS)]
+    rebuilt = parts[0]
+    for table, part in zip(tables, parts[1:], strict=True):
+        rebuilt += table + part[part.index("\n\n") :]
+    return text[:begin] + rebuilt + text[end:]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--markdown", action="store_true", help="print the README tables instead")
@@ -88,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     for path, text in files().items():
         path.write_text(text)
         print(f"wrote {path.relative_to(ROOT)}", file=sys.stderr)
+    readme = ROOT / "README.md"
+    readme.write_text(update_readme(readme.read_text()))
+    print("updated README.md parameter tables", file=sys.stderr)
     return 0
 
 

@@ -16,10 +16,10 @@ class ControllerParams:
     # Timing.
     rate_hz: float = 50.0
     # Vehicle.
-    output_mode: str = "ackermann"
+    output_mode: str = "yaw_rate"
     wheelbase: float = 0.5
-    rover_width: float = 0.5
-    front_overhang: float = 0.65
+    rover_width: float = 0.6
+    front_overhang: float = 0.7
     corridor_margin: float = 0.15
     # Speed and comfort limits.
     max_speed: float = 2.0
@@ -32,9 +32,9 @@ class ControllerParams:
     max_steering_rate: float = 1.5
     max_lateral_accel: float = 1.5
     # Braking.
-    partial_decel: float = 3.0
-    full_decel: float = 6.0
-    stop_decel: float = 3.0
+    partial_decel: float = 2.5
+    full_decel: float = 4.0
+    stop_decel: float = 2.5
     ttc_warn: float = 3.0
     ttc_partial: float = 1.8
     ttc_full: float = 1.0
@@ -43,7 +43,7 @@ class ControllerParams:
     release_time: float = 0.5
     release_gap: float = 1.0
     hold_gap: float = 0.3
-    actuator_lag: float = 0.1
+    actuator_lag: float = 0.15
     max_latency: float = 0.5
     # Perception of the path.
     lookahead: float = 6.0
@@ -92,8 +92,9 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "output_mode",
         _D.output_mode,
-        "ackermann: /cmd_vel angular.z is the steering angle (rad); differential: it is the yaw rate (rad/s)",
-        choices=("ackermann", "differential"),
+        "/cmd_vel angular.z: yaw_rate (rad/s; the Twist convention — differential drives and Ackermann "
+        "bases that convert, e.g. the simulator) or steering_angle (rad; Ackermann drives taking an angle)",
+        choices=("yaw_rate", "steering_angle"),
     ),
     ParamSpec(
         "wheelbase",

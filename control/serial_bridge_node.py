@@ -39,14 +39,24 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec("telemetry_timeout", 0.5, "no telemetry for this long → diagnostics ERROR (s)", 0.05, 10.0),
     ParamSpec(
-        "steering_mode",
+        "twist_angular",
+        "yaw_rate",
+        "what /cmd_vel angular.z holds: yaw_rate (Twist convention) or steering_angle "
+        "(match the controller's output_mode)",
+        choices=("yaw_rate", "steering_angle"),
+    ),
+    ParamSpec(
+        "drive",
         "ackermann",
-        "angular.z meaning: ackermann angle or differential yaw rate",
+        "the MCU's drive: ackermann (frame carries a steering angle) or differential (a yaw rate)",
         choices=("ackermann", "differential"),
     ),
+    ParamSpec("max_steering_angle", 0.5, "steering angle clamp for an ackermann drive (rad)", 0.05, 1.2),
     ParamSpec("cmd_vel_stamped", False, "/cmd_vel is TwistStamped (match the controller)", read_only=True),
     ParamSpec("max_speed", 2.0, "speed clamp before the frame is built (m/s)", 0.0, 30.0),
-    ParamSpec("wheelbase", 0.5, "for ackermann odometry (m)", 0.05, 5.0),
+    ParamSpec(
+        "wheelbase", 0.5, "rear to front axle: yaw rate ↔ steering angle, ackermann odometry (m)", 0.05, 5.0
+    ),
     ParamSpec("track_width", 0.4, "rear wheel spacing for differential odometry (m)", 0.05, 5.0),
     ParamSpec("backoff_initial", 0.1, "first reopen delay after a port error (s)", 0.01, 10.0),
     ParamSpec("backoff_max", 2.0, "longest reopen delay (s)", 0.01, 60.0),
@@ -117,10 +127,13 @@ class SerialBridgeNode(Node):
             self._twist,
             age,
             self.p["cmd_timeout"],
-            self.p["steering_mode"],
             self.p["mcu_timeout_ms"],
-            self._estop,
-            self.p["max_speed"],
+            twist_angular=self.p["twist_angular"],
+            drive=self.p["drive"],
+            wheelbase=self.p["wheelbase"],
+            max_steering=self.p["max_steering_angle"],
+            estop=self._estop,
+            max_speed=self.p["max_speed"],
         )
         if frame.flags & 0x08:
             self._heartbeat_lost_frames += 1
@@ -146,7 +159,7 @@ class SerialBridgeNode(Node):
             frame.wheel_left_mm_s / 1000.0,
             frame.wheel_right_mm_s / 1000.0,
             frame.steering_mrad / 1000.0,
-            self.p["steering_mode"],
+            self.p["drive"],
             self.p["track_width"],
             self.p["wheelbase"],
         )
