@@ -200,3 +200,27 @@ def test_odometry_integrates_a_circle() -> None:
     assert math.hypot(estimate.x, estimate.y) < 0.05  # back at the start after one full circle
     _ack_speed, ack_yaw = body_twist(1.0, 1.0, 0.3, "ackermann", 0.4, 0.5)
     assert ack_yaw == pytest.approx(math.tan(0.3) / 0.5)
+
+
+def test_emulator_command_line_serves_telemetry(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    link_path = tmp_path / "mcu_cli"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "control.mcu_emulator", "--link", str(link_path), "--duration", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert "MCU emulator on /dev/pts/" in proc.stdout.readline()
+        link = SerialLink(str(link_path))
+        try:
+            telemetry = _pump(link, 0.5, CommandFrame(0, 200, 0, 0, 0, 200))
+            assert telemetry and telemetry[-1].battery_mv > 10000
+        finally:
+            link.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
