@@ -66,10 +66,35 @@ class Obstacle:
     size_y: float = 0.5
     label: str = ""
     confidence: float = 1.0
+    yaw: float = 0.0  # heading of the box's x side in base_link (the mapper's boxes: 0)
 
     @property
     def radius(self) -> float:
         return 0.5 * math.hypot(self.size_x, self.size_y)
+
+
+def obstacle_discs(ob: Obstacle) -> tuple[Obstacle, ...]:
+    """An elongated box as a row of discs along its long side (a car is not a 5 m disc).
+
+    Each disc covers its slice of the box: radius = hypot(short/2, slice/2). A square box stays
+    one disc. The discs keep the obstacle's id and velocity.
+    """
+    long_side, short_side = max(ob.size_x, ob.size_y), min(ob.size_x, ob.size_y)
+    if short_side <= 0.0 or long_side <= 1.5 * short_side:
+        return (ob,)
+    count = min(math.ceil(long_side / short_side), 16)
+    piece = long_side / count
+    radius = math.hypot(0.5 * short_side, 0.5 * piece)
+    axis = ob.yaw if ob.size_x >= ob.size_y else ob.yaw + 0.5 * math.pi
+    ux, uy = math.cos(axis), math.sin(axis)
+    side = radius * math.sqrt(2.0)  # a square whose circumscribed disc has that radius
+    discs = []
+    for k in range(count):
+        offset = (k + 0.5) * piece - 0.5 * long_side
+        discs.append(
+            replace(ob, x=ob.x + offset * ux, y=ob.y + offset * uy, size_x=side, size_y=side, yaw=0.0)
+        )
+    return tuple(discs)
 
 
 @dataclass(frozen=True)
@@ -163,7 +188,7 @@ def invalid_input(inputs: ControlInputs, now: float) -> str | None:
     if inputs.invalid is not None:
         return inputs.invalid
     for ob in inputs.obstacles:
-        if not _finite(ob.x, ob.y, ob.vx, ob.vy, ob.size_x, ob.size_y, ob.confidence):
+        if not _finite(ob.x, ob.y, ob.vx, ob.vy, ob.size_x, ob.size_y, ob.confidence, ob.yaw):
             return f"obstacle {ob.track_id!r} has a non-finite field"
         if math.hypot(ob.x, ob.y) > MAX_PLAUSIBLE_RANGE:
             return f"obstacle {ob.track_id!r} at {math.hypot(ob.x, ob.y):.0f} m is out of range"
@@ -521,6 +546,8 @@ def step(
         )
     )
 
+    discs = tuple(d for ob in inputs.obstacles for d in obstacle_discs(ob))
+    inputs = replace(inputs, obstacles=discs)
     # Steering: choose an arc, then rate-limit. Braking is judged on the arc actually commanded.
     heading = state.heading if inputs.yaw is None else inputs.yaw
     course = heading if state.desired_heading is None else state.desired_heading

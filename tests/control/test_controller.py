@@ -384,3 +384,23 @@ def test_first_cycle_with_a_rolling_rover_stops_gently_from_its_speed() -> None:
     _, cmd, report = step(P, ControllerState(), ControlInputs(ego_speed=1.5), 0.0)
     assert report.state == "WATCHDOG_STOP"
     assert cmd.speed == pytest.approx(1.5 - P.stop_decel * P.period)
+
+
+def test_elongated_obstacles_become_rows_of_discs() -> None:
+    from control.controller import obstacle_discs
+
+    car = Obstacle("car", 6.0, 2.0, size_x=4.5, size_y=1.8, yaw=0.0)
+    discs = obstacle_discs(car)
+    assert len(discs) == 3 and all(d.track_id == "car" for d in discs)
+    assert max(d.radius for d in discs) < 1.2  # not one 2.4 m disc
+    # Every corner of the box is inside some disc.
+    for cx, cy in ((3.75, 1.1), (8.25, 1.1), (3.75, 2.9), (8.25, 2.9)):
+        assert min(math.hypot(cx - d.x, cy - d.y) - d.radius for d in discs) <= 1e-9
+    turned = obstacle_discs(replace(car, yaw=math.pi / 2))
+    assert {round(d.x, 6) for d in turned} == {6.0}
+    assert obstacle_discs(Obstacle("p", 3.0, 0.0, size_x=0.5, size_y=0.6)) == (
+        Obstacle("p", 3.0, 0.0, size_x=0.5, size_y=0.6),
+    )
+    # A car parked beside the path (its near side 1.1 m from the centre line) is not in the corridor.
+    _, _, report = step(NO_STEER, _driving(), _fresh(1.02, obstacles=(car,)), 1.02)
+    assert report.state == "DRIVING" and report.obstacle == ""
