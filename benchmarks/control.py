@@ -48,7 +48,9 @@ def time_cycles(cycles: int) -> list[dict]:
             for i in range(n_obstacles)
         )
         for with_grid in (False, True):
-            state = ControllerState(last_now=0.0, speed=1.0, watchdog=WatchdogState(False, "", None, 0.0))
+            state = ControllerState(
+                last_now=0.0, speed=1.0, watchdog=WatchdogState(False, "", None, 0.0, True)
+            )
             times = []
             t = 0.0
             for _ in range(cycles):

@@ -195,7 +195,7 @@ def safety_status(
         "stage": STAGE_KEYS.get(report.state, report.state.lower()),
         "decision_time": f"{now:.6f}",
     }
-    values.update({f"age_{k}": _fmt(v) for k, v in report.input_ages.items()})
+    values.update({f"age_{k}": "none" if v is None else f"{v:.6f}" for k, v in report.input_ages.items()})
     status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
     msg = DiagnosticArray()
     msg.header.stamp = stamp

@@ -20,6 +20,7 @@ class WatchdogState:
     reason: str = "no input received yet"
     fresh_since: float | None = None
     last_now: float | None = None
+    started: bool = False  # False until the first time every input was fresh (start-up is no fault)
 
 
 @dataclass(frozen=True)
@@ -62,12 +63,15 @@ def watchdog_step(
     if fault is None:
         fault = input_fault(ages, limits.stale_after)
     if fault is not None:
-        return WatchdogState(tripped=True, reason=fault, fresh_since=None, last_now=now)
-    if not state.tripped:
-        return WatchdogState(tripped=False, reason="", fresh_since=None, last_now=now)
+        return WatchdogState(
+            tripped=True, reason=fault, fresh_since=None, last_now=now, started=state.started
+        )
+    if not state.tripped or not state.started:
+        # Running, or starting up with everything fresh: a start is not a fault to recover from.
+        return WatchdogState(tripped=False, reason="", fresh_since=None, last_now=now, started=True)
     fresh_since = state.fresh_since if state.fresh_since is not None else now
     if now - fresh_since >= limits.recovery_time:
-        return WatchdogState(tripped=False, reason="", fresh_since=None, last_now=now)
+        return WatchdogState(tripped=False, reason="", fresh_since=None, last_now=now, started=True)
     base = state.reason.split(" — latched", 1)[0]
     held = f"{base} — latched, inputs fresh for {now - fresh_since:.2f}/{limits.recovery_time:.2f} s"
-    return WatchdogState(tripped=True, reason=held, fresh_since=fresh_since, last_now=now)
+    return WatchdogState(tripped=True, reason=held, fresh_since=fresh_since, last_now=now, started=True)

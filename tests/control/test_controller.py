@@ -17,6 +17,7 @@ from control.controller import (
     Obstacle,
     Stage,
     obstacle_conflicts,
+    obstacle_discs,
     step,
 )
 from control.geometry import (
@@ -128,7 +129,7 @@ def test_approaching_obstacle_uses_closing_speed() -> None:
 
 def test_hysteresis_keeps_stage_until_clear_for_release_time() -> None:
     params = replace(NO_STEER, ttc_warn=3.0)
-    state = ControllerState(last_now=0.0, speed=1.0, watchdog=WatchdogState(False, "", None, 0.0))
+    state = ControllerState(last_now=0.0, speed=1.0, watchdog=WatchdogState(False, "", None, 0.0, True))
 
     def at(t: float, x: float) -> ControlInputs:
         return ControlInputs(
@@ -165,7 +166,7 @@ def _fresh(t: float, **kw: object) -> ControlInputs:
 
 
 def _driving(t: float = 1.0) -> ControllerState:
-    return ControllerState(last_now=t, speed=1.0, watchdog=WatchdogState(False, "", None, t))
+    return ControllerState(last_now=t, speed=1.0, watchdog=WatchdogState(False, "", None, t, True))
 
 
 def test_watchdog_stale_obstacles_stop_within_one_period_and_latch() -> None:
@@ -309,7 +310,7 @@ def test_property_never_accelerates_into_stopping_distance_and_output_is_bounded
         accel=prev_accel,
         steering=prev_steering,
         stage=stage,
-        watchdog=WatchdogState(False, "", None, t - params.period),
+        watchdog=WatchdogState(False, "", None, t - params.period, True),
     )
     inputs = ControlInputs(
         obstacles=tuple(obstacles),
@@ -332,7 +333,7 @@ def test_property_never_accelerates_into_stopping_distance_and_output_is_bounded
     latency = t - (t - latency)  # what the controller can measure from the stamp
     delay = latency + params.actuator_lag + params.period
     reach = stopping_distance(ego, params.full_decel, delay) + params.standoff
-    for ob in obstacles:
+    for ob in (d for o in obstacles for d in obstacle_discs(o)):  # the controller's obstacle model
         moved = np.array([[ob.x + ob.vx * latency, ob.y + ob.vy * latency]])
         s, d = arc_coordinates(moved, cmd.curvature)
         gap = s[0] - ob.radius - params.front_overhang
@@ -387,8 +388,6 @@ def test_first_cycle_with_a_rolling_rover_stops_gently_from_its_speed() -> None:
 
 
 def test_elongated_obstacles_become_rows_of_discs() -> None:
-    from control.controller import obstacle_discs
-
     car = Obstacle("car", 6.0, 2.0, size_x=4.5, size_y=1.8, yaw=0.0)
     discs = obstacle_discs(car)
     assert len(discs) == 3 and all(d.track_id == "car" for d in discs)
@@ -404,3 +403,15 @@ def test_elongated_obstacles_become_rows_of_discs() -> None:
     # A car parked beside the path (its near side 1.1 m from the centre line) is not in the corridor.
     _, _, report = step(NO_STEER, _driving(), _fresh(1.02, obstacles=(car,)), 1.02)
     assert report.state == "DRIVING" and report.obstacle == ""
+
+
+def test_start_up_releases_as_soon_as_inputs_are_fresh_but_a_fault_latches() -> None:
+    state = ControllerState()
+    state, _, report = step(P, state, ControlInputs(), 0.0)
+    assert report.state == "WATCHDOG_STOP"
+    state, _, report = step(P, state, _fresh(0.02), 0.02)
+    assert report.state == "DRIVING"  # start-up is not a fault: no recovery wait
+    state, _, report = step(P, state, replace(_fresh(0.04), obstacles_received=-1.0), 0.04)
+    assert report.state == "WATCHDOG_STOP"
+    state, _, report = step(P, state, _fresh(0.06), 0.06)
+    assert report.state == "WATCHDOG_STOP" and "latched" in report.reason
