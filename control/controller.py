@@ -115,6 +115,7 @@ class ControlInputs:
     desired_speed: float | None = None  # from /cmd_vel_in; None → cruise_speed
     desired_curvature: float = 0.0
     yaw: float | None = None  # odometry yaw (rad); None → integrate the commanded yaw rate
+    position: tuple[float, float] | None = None  # odometry (x, y); None → no return-to-path term
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ class ControllerState:
     clear_since: float | None = None
     heading: float = 0.0  # rover yaw (odometry, or integrated commands)
     desired_heading: float | None = None  # course to return to after avoiding (integrated desired yaw rate)
+    course_anchor: tuple[float, float] | None = None  # a point of the course line (odometry frame)
     watchdog: WatchdogState = field(default_factory=WatchdogState)
 
 
@@ -210,6 +212,10 @@ def invalid_input(inputs: ControlInputs, now: float) -> str | None:
         return f"desired curvature {inputs.desired_curvature}"
     if inputs.obstacles_stamp is not None and not math.isfinite(inputs.obstacles_stamp):
         return f"obstacle stamp {inputs.obstacles_stamp}"
+    if inputs.position is not None and not _finite(*inputs.position):
+        return f"odometry position {inputs.position}"
+    if inputs.yaw is not None and not math.isfinite(inputs.yaw):
+        return f"odometry yaw {inputs.yaw}"
     if not _finite(*inputs.base_in_grid):
         return f"grid pose {inputs.base_in_grid}"
     return None
@@ -307,6 +313,18 @@ def free_length(params: ControllerParams, s: np.ndarray, clearance: np.ndarray) 
 
 
 @dataclass(frozen=True)
+class Course:
+    """Where the rover is and the line it should return to after avoiding (odometry frame)."""
+
+    x: float
+    y: float
+    heading: float
+    anchor_x: float
+    anchor_y: float
+    direction: float
+
+
+@dataclass(frozen=True)
 class ArcChoice:
     steering: float
     clear: bool
@@ -321,6 +339,7 @@ def choose_arc(
     speed: float,
     grid: GridMap | None,
     heading_error: float = 0.0,
+    course: Course | None = None,
 ) -> ArcChoice:
     """Score candidate arcs: free length, clearance, deviation from the desired course, change.
 
@@ -343,19 +362,39 @@ def choose_arc(
         stopping_distance(speed, params.comfort_decel, params.actuator_lag) + params.standoff,
     )
     need = min(need, params.lookahead)
-    clear = free >= need - 1e-9
     horizon = params.min_clear_length
     desired_turn = steering_to_curvature(desired_steering, params.wheelbase) * horizon
+    # Avoidance is a detour, not a new route: an arc that would take the heading further than
+    # max_heading_change off the course (and further than it already is) is not a way out.
+    end_error = np.abs(_wrap(heading_error + curvatures * horizon - desired_turn))
+    on_course = (end_error <= params.max_heading_change) | (end_error <= abs(heading_error))
+    clear = (free >= need - 1e-9) & on_course
     turn_scale = params.max_curvature * horizon
     margin = np.clip(clearance.min(axis=-1) - params.half_corridor, 0.0, params.clearance_comfort)
+    lateral = np.zeros(len(candidates))
+    if course is not None:
+        ends = np.stack([arc_points(float(k), np.array([horizon]))[0] for k in curvatures])
+        c, s_ = math.cos(course.heading), math.sin(course.heading)
+        wx = course.x + c * ends[:, 0] - s_ * ends[:, 1] - course.anchor_x
+        wy = course.y + s_ * ends[:, 0] + c * ends[:, 1] - course.anchor_y
+        lateral = np.abs(-math.sin(course.direction) * wx + math.cos(course.direction) * wy)
     score = (
         params.weight_progress * free / params.lookahead
         + params.weight_clearance * margin / params.clearance_comfort
-        - params.weight_heading
-        * np.abs(_wrap(heading_error + curvatures * horizon - desired_turn))
-        / turn_scale
+        - params.weight_heading * end_error / turn_scale
         - params.weight_comfort * np.abs(candidates - previous_steering) / params.max_steering_angle
+        - params.weight_lateral * lateral
     )
+    # People (and whatever else is listed) are not slalom poles: blocking the desired path they stop us.
+    protected = set(filter(None, (c.strip() for c in params.brake_for_classes.split(","))))
+    vulnerable = tuple(ob for ob in inputs.obstacles if ob.label in protected)
+    if vulnerable:
+        desired_curvature = np.array([steering_to_curvature(desired_steering, params.wheelbase)])
+        blocked = free_length(
+            params, s, arc_clearance(params, desired_curvature, s, None, (0, 0, 0), vulnerable)
+        )
+        if blocked[0] < params.lookahead:
+            return ArcChoice(float(desired_steering), False, float(blocked[0]))
     if clear.any():
         best = int(np.argmax(np.where(clear, score, -np.inf)))
         return ArcChoice(float(candidates[best]), True, float(free[best]))
@@ -552,8 +591,14 @@ def step(
     heading = state.heading if inputs.yaw is None else inputs.yaw
     course = heading if state.desired_heading is None else state.desired_heading
     heading_error = float(_wrap(heading - course))
+    anchor = state.course_anchor
+    if inputs.position is not None and (anchor is None or abs(inputs.desired_curvature) > 1e-3):
+        anchor = inputs.position  # no course yet, or the driver is steering: the line follows the rover
+    line = None
+    if inputs.position is not None and anchor is not None:
+        line = Course(inputs.position[0], inputs.position[1], heading, anchor[0], anchor[1], course)
     choice = choose_arc(
-        params, inputs, desired_steering, state.steering, max(ego_forward, desired), grid, heading_error
+        params, inputs, desired_steering, state.steering, max(ego_forward, desired), grid, heading_error, line
     )
     steering = _rate_limit_steering(params, state.steering, choice.steering, dt)
     curvature = steering_to_curvature(steering, params.wheelbase)
@@ -612,6 +657,7 @@ def step(
         watchdog=watchdog,
         heading=float(_wrap(heading + speed * curvature * dt)),
         desired_heading=float(_wrap(course + desired * inputs.desired_curvature * dt)),
+        course_anchor=anchor,
     )
     reason = ""
     if worst is not None and stage > Stage.NONE:

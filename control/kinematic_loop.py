@@ -19,6 +19,7 @@ class WorldObstacle:
     vx: float = 0.0
     vy: float = 0.0
     size: float = 0.4
+    label: str = ""
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Loop:
                     -s * ob.vx + c * ob.vy,
                     ob.size,
                     ob.size,
+                    ob.label,
                 )
             )
         return tuple(out)
@@ -76,6 +78,8 @@ class Loop:
                 frames_received=self.t,
                 ego_speed=self.speed,
                 desired_speed=self.desired_speed,
+                yaw=self.yaw,
+                position=(self.x, self.y),
             )
             self.state, cmd, report = step(self.params, self.state, inputs, self.t)
             self.log.append((self.t, cmd, report, self.x, self.clearance()))

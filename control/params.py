@@ -59,6 +59,9 @@ class ControllerParams:
     weight_heading: float = 1.0
     weight_comfort: float = 0.3
     clearance_comfort: float = 0.4
+    max_heading_change: float = 0.6
+    weight_lateral: float = 0.5
+    brake_for_classes: str = "person,bicycle"
     # Watchdog.
     frame_period: float = 1.0 / 30.0
     stale_periods: float = 3.0
@@ -219,6 +222,25 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         "clearance beyond the corridor that stops counting (m)",
         0.01,
         5.0,
+    ),
+    ParamSpec(
+        "max_heading_change",
+        _D.max_heading_change,
+        "avoidance may turn the rover at most this far off its course (rad); beyond: brake, no U-turn",
+        0.05,
+        3.2,
+    ),
+    ParamSpec(
+        "weight_lateral",
+        _D.weight_lateral,
+        "arc score weight: distance (m) from the course line at the arc's end (return to the path)",
+        0.0,
+        100.0,
+    ),
+    ParamSpec(
+        "brake_for_classes",
+        _D.brake_for_classes,
+        "comma-separated classes never steered around: blocking the desired path they mean stop",
     ),
     ParamSpec("frame_period", _D.frame_period, "expected camera frame period (s)", 0.005, 1.0),
     ParamSpec(

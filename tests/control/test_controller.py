@@ -415,3 +415,18 @@ def test_start_up_releases_as_soon_as_inputs_are_fresh_but_a_fault_latches() -> 
     assert report.state == "WATCHDOG_STOP"
     state, _, report = step(P, state, _fresh(0.06), 0.06)
     assert report.state == "WATCHDOG_STOP" and "latched" in report.reason
+
+
+def test_a_person_in_the_path_is_stopped_for_not_slalomed_around() -> None:
+    loop = Loop(obstacles=[WorldObstacle("ped", 8.0, 0.0, size=0.5, label="person")])
+    loop.run(12.0)
+    assert loop.speed == pytest.approx(0.0, abs=1e-6) and _states(loop)[-1] == "HOLD"
+    assert loop.x < 8.0 - 0.7 and abs(loop.y) < 0.3  # stopped in front of the person, not beside
+    assert min(c for *_, c in loop.log) > 0.3
+
+
+def test_after_going_around_a_box_the_rover_returns_to_its_path() -> None:
+    loop = Loop(obstacles=[WorldObstacle("box", 8.0, 0.0, size=0.5, label="box")])
+    loop.run(25.0)
+    assert loop.x > 18.0 and min(c for *_, c in loop.log) > 0.1
+    assert abs(loop.y) < 0.3 and abs(loop.yaw) < 0.1  # back on the course line, heading along it
