@@ -242,6 +242,7 @@ class ControllerNode(Node):
             desired_speed=desired_speed,
             desired_curvature=desired_curvature,
             yaw=yaw,
+            position=(self._odom[2], self._odom[3]) if odom_fresh else None,
         )
 
     def _tick(self) -> None:
