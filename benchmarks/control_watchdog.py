@@ -91,7 +91,7 @@ def run(trials: int) -> dict:
         for _ in range(trials):
             state["on"] = True
             if not spin_until(
-                lambda: statuses and statuses[-1][1]["state"] == "DRIVING" and cmds[-1][1] > 0.5, 30
+                lambda: statuses and statuses[-1][1]["state"] == "drive" and cmds[-1][1] > 0.5, 30
             ):
                 raise RuntimeError("controller never started driving")
             state["on"] = False
@@ -99,13 +99,13 @@ def run(trials: int) -> dict:
             speed_before = cmds[-1][1]
 
             def braked(n_status: int = n_status, n_cmd: int = n_cmd, speed: float = speed_before) -> bool:
-                tripped = any(s["state"] == "WATCHDOG_STOP" for _, s in statuses[n_status:])
+                tripped = any(s["state"] == "stop" for _, s in statuses[n_status:])
                 return tripped and any(v < speed for _, v in cmds[n_cmd:])
 
             if not spin_until(braked, 5.0):
                 raise RuntimeError(f"no braking after silence: {statuses[-1][1]}")
             after = [s for _, s in statuses[n_status:]]
-            first = next(s for s in after if s["state"] == "WATCHDOG_STOP")
+            first = next(s for s in after if s["state"] == "stop")
             brake_rx = next(t for t, v in cmds[n_cmd:] if v < speed_before)
             rows.append(
                 {

@@ -101,9 +101,9 @@ def command_to_twist_stamped(command: Command, stamp: Time, frame_id: str) -> Tw
     return msg
 
 
-# Short lowercase stage names for tools that match on them (tools/report.py).
+# The /safety/status ``state`` vocabulary (tools/report.py matches on it); ``state_name`` is the long form.
 STAGE_KEYS = {
-    "DRIVING": "none",
+    "DRIVING": "drive",
     "WARN": "warn",
     "PARTIAL_BRAKE": "partial",
     "FULL_BRAKE": "full",
@@ -178,7 +178,8 @@ def safety_status(
         message=f"{report.state}: {report.reason}" if report.reason else report.state,
     )
     values = {
-        "state": report.state,
+        "state": STAGE_KEYS.get(report.state, report.state.lower()),
+        "state_name": report.state,
         "reason": report.reason,
         "ttc": _fmt(report.ttc),
         "gap": _fmt(report.gap),
@@ -192,7 +193,6 @@ def safety_status(
         "cmd_steering_angle": _fmt(command.steering_angle),
         "cmd_yaw_rate": _fmt(command.yaw_rate),
         "brake": _fmt(command.brake),
-        "stage": STAGE_KEYS.get(report.state, report.state.lower()),
         "decision_time": f"{now:.6f}",
     }
     values.update({f"age_{k}": "none" if v is None else f"{v:.6f}" for k, v in report.input_ages.items()})
