@@ -69,8 +69,13 @@ class TestReplayGraph(unittest.TestCase):
                 not images or images[-1][0] < DEFAULT_START_S + SECONDS - 0.2
             ):
                 executor.spin_once(timeout_sec=0.05)
-            for _ in range(10):  # let the last camera_info land
-                executor.spin_once(timeout_sec=0.02)
+            # Wait for the end of the bag (/clock goes quiet): bag_replay then exits by itself.
+            quiet_since = time.monotonic()
+            last_clock_count = len(clocks)
+            while time.monotonic() - quiet_since < 1.0 and time.monotonic() < deadline:
+                executor.spin_once(timeout_sec=0.05)
+                if len(clocks) != last_clock_count:
+                    last_clock_count, quiet_since = len(clocks), time.monotonic()
         finally:
             context.try_shutdown()
 
