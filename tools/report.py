@@ -29,10 +29,11 @@ from rosidl_runtime_py.utilities import get_message
 
 from bags.reader import read_messages
 from common.ros_conversions import image_to_bgr, stamp_to_sec
+from control.ros_conversions import STAGE_KEYS
 
-# Controller states (control/controller.py), in order of severity.
-STATES = ["DRIVING", "WARN", "PARTIAL_BRAKE", "FULL_BRAKE", "HOLD", "WATCHDOG_STOP"]
-BRAKING_STATES = {"PARTIAL_BRAKE", "FULL_BRAKE", "HOLD", "WATCHDOG_STOP"}
+# The controller's /safety/status `state` vocabulary, in order of severity.
+STATES = list(STAGE_KEYS.values())
+BRAKING_STATES = {STAGE_KEYS[k] for k in ("PARTIAL_BRAKE", "FULL_BRAKE", "HOLD", "WATCHDOG_STOP")}
 
 
 @dataclass
@@ -136,8 +137,8 @@ def summarize(series: RunSeries, metrics: dict[str, Any] | None = None) -> dict[
         "duration_s": round(max([s["t"] for s in series.status] + [c[0] for c in series.cmd] + [0.0]), 2),
         "commands": len(series.cmd),
         "time_to_first_brake_s": None if first_brake is None else round(first_brake, 2),
-        "full_brake_time_s": round(_time_in(series, "FULL_BRAKE"), 2),
-        "watchdog_stop_time_s": round(_time_in(series, "WATCHDOG_STOP"), 2),
+        "full_brake_time_s": round(_time_in(series, STAGE_KEYS["FULL_BRAKE"]), 2),
+        "watchdog_stop_time_s": round(_time_in(series, STAGE_KEYS["WATCHDOG_STOP"]), 2),
         "min_gap_seen_m": None if not np.isfinite(gaps).any() else round(float(np.nanmin(gaps)), 2),
         "latency_p50_ms": None
         if latencies.size == 0

@@ -74,7 +74,7 @@ def run_bag(tmp_path_factory) -> Path:
             odom.pose.pose.orientation.w = 1.0
             odom.twist.twist.linear.x = 2.0 if i < 15 else 0.0
             bag.write("/odom", odom, ns + 5_000_000)
-            state = "DRIVING" if i < 10 else ("PARTIAL_BRAKE" if i < 15 else "FULL_BRAKE")
+            state = "drive" if i < 10 else ("partial" if i < 15 else "full")
             bag.write(
                 "/safety/status", _status(t, state, 5.0 - i * 0.2, 0.0 if i < 10 else 1.0), ns + 30_000_000
             )
@@ -95,9 +95,9 @@ def test_report_writes_pictures_and_a_true_summary(run_bag: Path, tmp_path: Path
         assert (tmp_path / "report" / name).stat().st_size > 200, name
     assert summary["time_to_first_brake_s"] == pytest.approx(
         1.03, abs=0.02
-    )  # first PARTIAL_BRAKE at frame 10
+    )  # first partial brake at frame 10
     assert summary["latency_p50_ms"] == pytest.approx(40.0, abs=1.0)  # cmd written 40 ms after its stamp
-    assert set(summary["states_seen"]) == {"DRIVING", "PARTIAL_BRAKE", "FULL_BRAKE"}
+    assert set(summary["states_seen"]) == {"drive", "partial", "full"}
     assert json.loads((tmp_path / "report" / "summary.json").read_text())["scenario"] == {"collided": False}
 
 
