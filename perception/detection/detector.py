@@ -112,9 +112,9 @@ class Detector:
                 f"{self.config.model_path} takes a fixed {model_hw[0]}x{model_hw[1]} (HxW) input, "
                 f"but input size {wanted[0]}x{wanted[1]} was asked for: re-export or drop the setting"
             )
-        if self.card is not None and self.card.input_hw is not None and model_hw is not None:
-            if self.card.input_hw != model_hw:
-                raise ModelLoadError(f"model input {model_hw} differs from its card {self.card.input_hw}")
+        card_hw = self.card.input_hw if self.card is not None else None
+        if card_hw is not None and model_hw is not None and card_hw != model_hw:
+            raise ModelLoadError(f"model input {model_hw} differs from its card {card_hw}")
         hw = model_hw or wanted or (self.card.input_hw if self.card else None)
         if hw is None:
             raise ModelLoadError(f"{self.config.model_path} has a dynamic input size: set input_hw")

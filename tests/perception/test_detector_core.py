@@ -60,7 +60,9 @@ def _match(detections, expected: list[tuple[str, list[int]]], tolerance_px: floa
         errors = [
             (np.abs(detections.boxes[i] - np.array(box)).max(), i) for i in unmatched if names[i] == cls
         ]
-        assert errors, f"no {cls} left for {box}; got {list(zip(names, detections.boxes.round()))}"
+        assert errors, (
+            f"no {cls} left for {box}; got {list(zip(names, detections.boxes.round(), strict=True))}"
+        )
         error, best = min(errors)
         assert error <= tolerance_px, f"{cls} box {detections.boxes[best].round()} vs reference {box}"
         unmatched.remove(best)
