@@ -28,6 +28,7 @@ class ClassMapping:
     model_ids: np.ndarray  # (K,) int
     output_ids: np.ndarray  # (K,) int
     output_names: tuple[str, ...]
+    num_model_classes: int
 
     @staticmethod
     def build(
@@ -53,11 +54,12 @@ class ClassMapping:
             model_ids=np.array([m for m, _ in pairs], dtype=np.intp),
             output_ids=np.array([o for _, o in pairs], dtype=np.int32),
             output_names=output_names,
+            num_model_classes=len(model_names),
         )
 
     @property
     def is_identity(self) -> bool:
-        return len(self.model_ids) == len(self.output_names) and bool(
+        return len(self.model_ids) == self.num_model_classes == len(self.output_names) and bool(
             np.all(self.model_ids == np.arange(len(self.model_ids)))
         )
 

@@ -240,3 +240,10 @@ def test_class_mapping_rejects_unknown_names() -> None:
         ClassMapping.build(["person", "car"], keep=["cone"])
     with pytest.raises(ValueError, match="not model classes"):
         ClassMapping.build(["person", "car"], remap={"truck": "car"})
+
+
+def test_keeping_one_class_decodes_only_that_class(shared_data: Path) -> None:
+    path = shared_data / "models" / "yolov8n_int8_dynamic.onnx"
+    detector = Detector(DetectorConfig(model_path=str(path), keep_classes=("bus",)))
+    detections = detector.detect(_image(shared_data, "bus.jpg")).detections
+    assert detections.names() == ["bus"]
