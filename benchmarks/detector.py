@@ -260,7 +260,8 @@ def main() -> None:
 
 def markdown_table(rows: list[dict]) -> str:
     lines = [
-        "| config | input | p50 ms | p99 ms | FPS | pre+post p50 ms | peak RSS MB | coco8 mAP50 | vs ultralytics |",
+        "| config | input | p50 ms | p99 ms | FPS | pre+post p50 ms | peak RSS MB | coco8 mAP50 "
+        "| vs ultralytics |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     reference = {r["size"]: r["p50_ms"] for r in rows if r["backend"] == "ultralytics" and "p50_ms" in r}
