@@ -69,6 +69,14 @@ def prepare(work: Path, sizes: list[int]) -> None:
 
     work.mkdir(parents=True, exist_ok=True)
     data = _coco8_yaml(work)
+    # calibration frames: real photos that are NOT in the val split (coco8 train + the 5 photos)
+    calib = work / "calib"
+    calib.mkdir(exist_ok=True)
+    for image in [
+        *(work / "coco8" / "images" / "train").glob("*.jpg"),
+        *(SHARED / "images" / n for n in IMAGES),
+    ]:
+        (calib / image.name).write_bytes(image.read_bytes())
     for size in sizes:
         fp32 = work / f"coco_yolov8n_{size}_fp32.onnx"
         if not fp32.is_file():
@@ -77,7 +85,7 @@ def prepare(work: Path, sizes: list[int]) -> None:
         int8 = work / f"coco_yolov8n_{size}_int8.onnx"
         code = quantize.main(
             [
-                "--model", str(fp32), "--calib", str(work / "coco8" / "images"), "--val", str(data),
+                "--model", str(fp32), "--calib", str(calib), "--val", str(data),
                 "--out", str(int8), "--max-drop", "100", "--report", str(work / f"quant_{size}.json"),
             ]
         )  # fmt: skip
@@ -98,7 +106,7 @@ def _prepare_openvino(fp32: Path, out_xml: Path, work: Path) -> None:
 
     model = ov.Core().read_model(str(fp32))
     size = model.input(0).get_partial_shape()[2].get_length()
-    frames = load_calibration_frames(work / "coco8" / "images", None, 200, 0)
+    frames = load_calibration_frames(work / "calib", None, 200, 0)
     dataset = nncf.Dataset([letterbox(f, (size, size))[0] for f in frames])
     ignored = nncf.IgnoredScope(
         patterns=[".*/model.22/dfl/.*", ".*/model.22/Sub.*", ".*/model.22/Add.*", ".*/model.22/Mul.*",
