@@ -108,7 +108,8 @@ def card(int8: Path, work: Path, data: Path, args: argparse.Namespace) -> Path:
             "time_budget_h": args.hours,
             "epochs_cap": args.epochs,
             "device": "cpu (2 shared cores)",
-            "command": "python -m tools.train_detector " + " ".join(sys.argv[1:]),
+            "command": f"python -m tools.train_detector --render {args.render[0]} {args.render[1]} "
+            f"--seed {args.seed} --hours {args.hours} --epochs {args.epochs} --batch {args.batch}",
         },
         "evaluation": {
             "set": f"simulator val split ({report['fp32']['images']} images, "
@@ -120,6 +121,19 @@ def card(int8: Path, work: Path, data: Path, args: argparse.Namespace) -> Path:
         },
         "license": "AGPL-3.0 (derived from Ultralytics YOLOv8n weights)",
     }
+    bench = REPO / "benchmarks" / "results" / "detector.json"
+    if bench.is_file():  # latency of this model from the last benchmark run, if it had it
+        rows = [
+            r
+            for r in json.loads(bench.read_text())["rows"]
+            if r["config"].endswith(int8.name) and "p50_ms" in r
+        ]
+        if rows:
+            keys = ("p50_ms", "p99_ms", "fps", "pre_post_p50_ms", "peak_rss_mb")
+            card_data["latency"] = {
+                "command": "python benchmarks/detector.py (2 threads, 640x480 frames, ONNX Runtime CPU)",
+                **{k: round(rows[0][k], 2) for k in keys},
+            }
     if stats_path.is_file():
         card_data["training"]["dataset_stats"] = json.loads(stats_path.read_text()).get("splits")
     path = models / f"{NAME}.card.yaml"
