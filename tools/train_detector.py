@@ -44,16 +44,19 @@ def render(work: Path, train: int, val: int, seed: int) -> Path:
     return work / "data" / "data.yaml"
 
 
-def train(data: Path, work: Path, hours: float, epochs: int, seed: int, batch: int) -> Path:
+def train(data: Path, work: Path, args: argparse.Namespace) -> Path:
+    """Fine-tune; ``--init`` continues from an earlier run's weights (then ``--lr0`` lower, no warm-up)."""
     from ultralytics import YOLO
 
-    model = YOLO(str(INIT))
+    model = YOLO(str(args.init or INIT))
+    extra = {"lr0": args.lr0, "warmup_epochs": 0} if args.init else {}
     model.train(
-        data=str(data), imgsz=TRAIN_IMGSZ, epochs=epochs, time=hours or None, batch=batch, device="cpu",
-        workers=1, seed=seed, deterministic=True, project=str(work), name="train", exist_ok=True,
-        plots=True, amp=False, patience=100, close_mosaic=2, cache="ram", verbose=False,
+        data=str(data), imgsz=TRAIN_IMGSZ, epochs=args.epochs, time=args.hours or None, batch=args.batch,
+        device="cpu", workers=1, seed=args.seed, deterministic=True, project=str(work), name=args.run_name,
+        exist_ok=True, plots=True, amp=False, patience=100, close_mosaic=2, cache="ram", verbose=False,
+        **extra,
     )  # fmt: skip
-    return work / "train" / "weights" / "best.pt"
+    return work / args.run_name / "weights" / "best.pt"
 
 
 def export(weights: Path, work: Path) -> Path:
@@ -108,6 +111,7 @@ def card(int8: Path, work: Path, data: Path, args: argparse.Namespace) -> Path:
             "time_budget_h": args.hours,
             "epochs_cap": args.epochs,
             "device": "cpu (2 shared cores)",
+            "note": args.training_note,
             "command": f"python -m tools.train_detector --render {args.render[0]} {args.render[1]} "
             f"--seed {args.seed} --hours {args.hours} --epochs {args.epochs} --batch {args.batch}",
         },
@@ -154,6 +158,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--init", type=Path, help="continue from these weights (default: COCO checkpoint)")
+    parser.add_argument("--lr0", type=float, default=0.002, help="initial learning rate with --init")
+    parser.add_argument("--run-name", default="train", help="ultralytics run folder under --work")
+    parser.add_argument(
+        "--training-note", default="", help="free text for the card (e.g. how it was trained)"
+    )
     parser.add_argument("--max-drop", type=float, default=1.0)
     args = parser.parse_args()
     os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -161,13 +171,13 @@ def main() -> None:
     os.environ.setdefault("YOLO_CONFIG_DIR", str(args.work / "yolo_cfg"))
     args.work.mkdir(parents=True, exist_ok=True)
     data = args.data or args.work / "data" / "data.yaml"
-    weights = args.work / "train" / "weights" / "best.pt"
+    weights = args.work / args.run_name / "weights" / "best.pt"
     fp32 = args.work / f"{NAME.replace('_int8', '')}_fp32.onnx"
     int8 = args.work / f"{NAME}.onnx"
     if "render" in args.stages and not args.data:
         data = render(args.work, *args.render, args.seed)
     if "train" in args.stages:
-        weights = train(data, args.work, args.hours, args.epochs, args.seed, args.batch)
+        weights = train(data, args.work, args)
     if "export" in args.stages:
         fp32 = export(weights, args.work)
     if "quantize" in args.stages:
