@@ -145,7 +145,50 @@ def card(int8: Path, work: Path, data: Path, args: argparse.Namespace) -> Path:
         "# Model card of the shipped detector (written by tools/train_detector.py; see models/README.md)\n"
     )
     path.write_text(header + yaml.safe_dump(card_data, sort_keys=False, width=100))
+    (models / "README.md").write_text(card_markdown(card_data))
     return path
+
+
+def card_markdown(card: dict) -> str:
+    """The human-readable card (models/README.md) from the same data as the YAML card."""
+    ev, tr = card["evaluation"], card["training"]
+    lines = [
+        f"# {card['name']} — model card",
+        "",
+        f"`{card['file']}` ({card['bytes'] / 1e6:.2f} MB), sha256 `{card['sha256']}` (checked by the",
+        f"detector before use; machine-readable card: `{card['name']}.card.yaml`).",
+        "",
+        f"- **Architecture**: {card['architecture']}; initialised from {card['initialisation']}",
+        f"- **Classes** (output order): {', '.join(card['classes'])}",
+        f"- **Input**: {card['input']}",
+        f"- **Output**: {card['output']}",
+        f"- **Quantization**: {card['quantization']}",
+        f"- **Training data**: {tr['data']}; seed {tr['seed']}; imgsz {tr['imgsz']}; {tr['device']}",
+        f"- **Reproduce**: `{tr['command']}`" + (f" — {tr['note']}" if tr.get("note") else ""),
+        f"- **License**: {card['license']}",
+        "",
+        f"## Accuracy ({ev['set']})",
+        "",
+        "| model | mAP50 | mAP50-95 |",
+        "|---|---|---|",
+        f"| FP32 ONNX | {ev['fp32']['mAP50']:.4f} | {ev['fp32']['mAP50-95']:.4f} |",
+        f"| INT8 (shipped) | {ev['int8']['mAP50']:.4f} | {ev['int8']['mAP50-95']:.4f} |",
+        "",
+        f"Gate: {ev['verdict']}.",
+    ]
+    if "latency" in card:
+        lat = card["latency"]
+        lines += [
+            "",
+            f"## Latency (`{lat['command']}`)",
+            "",
+            "| p50 ms | p99 ms | FPS | pre+post p50 ms | peak RSS MB |",
+            "|---|---|---|---|---|",
+            "| "
+            + " | ".join(str(lat[k]) for k in ("p50_ms", "p99_ms", "fps", "pre_post_p50_ms", "peak_rss_mb"))
+            + " |",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
