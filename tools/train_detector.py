@@ -144,7 +144,7 @@ def card(int8: Path, work: Path, data: Path, args: argparse.Namespace) -> Path:
     header = (
         "# Model card of the shipped detector (written by tools/train_detector.py; see models/README.md)\n"
     )
-    path.write_text(header + yaml.safe_dump(card_data, sort_keys=False, width=100))
+    path.write_text(header + yaml.safe_dump(card_data, sort_keys=False, width=100, allow_unicode=True))
     (models / "README.md").write_text(card_markdown(card_data))
     return path
 
