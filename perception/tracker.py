@@ -1,0 +1,257 @@
+"""Multi-object tracker in ``base_link`` (pure core, no rclpy, no clock of its own).
+
+* State per track: [x, y, vx, vy] with a constant-velocity Kalman filter (white-acceleration
+  process noise). Positions are in base_link; velocities are over the ground expressed in base_link
+  axes when odometry is given (each step first moves every track by the rover's own motion), and
+  relative to the rover otherwise.
+* Assignment: Hungarian (``scipy.optimize.linear_sum_assignment``) on the squared Mahalanobis
+  distance of each detection to each predicted track, gated by a chi-square threshold and a hard
+  distance, and never across classes (unless ``class_consistent`` is off).
+* Life cycle: a track is born tentative, confirmed after ``birth_hits`` hits, deleted after
+  ``death_misses`` consecutive misses (a tentative track after its first miss). Ids are never
+  reused, resets included, so an id always means one object.
+* Time: every decision is a function of (state, observations, ``now``). ``now`` earlier than the
+  last update (bag loop, simulator reset), or a gap longer than ``max_gap``, resets the tracker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from perception.obstacle_types import GroundObservation, TrackedObstacle
+
+_H = np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]])
+_INFEASIBLE = 1e9
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    birth_hits: int = 3  # hits before a track is published
+    death_misses: int = 5  # consecutive misses before a confirmed track is deleted
+    gate_chi2: float = 13.8  # squared Mahalanobis gate (2 dof; 13.8 ≈ 99.9 %)
+    gate_distance: float = 3.0  # m; hard gate whatever the covariance says
+    accel_sigma: float = 2.0  # m/s²; white-acceleration process noise
+    initial_velocity_sigma: float = 3.0  # m/s; velocity uncertainty at birth
+    max_speed: float = 20.0  # m/s; estimates are clipped to this (a physical bound, not a tuning)
+    class_consistent: bool = True  # never assign a detection to a track of another class
+    max_gap: float = 2.0  # s; a longer silence resets the tracker
+    backwards_tolerance: float = 1e-3  # s; "now" earlier than this before the last update → reset
+    size_smoothing: float = 0.3  # EMA weight of a new size / score measurement
+
+    def __post_init__(self) -> None:
+        if self.birth_hits < 1 or self.death_misses < 1:
+            raise ValueError("birth_hits and death_misses must be >= 1")
+        if not (self.gate_chi2 > 0 and self.gate_distance > 0 and self.accel_sigma >= 0 and self.max_gap > 0):
+            raise ValueError(f"invalid TrackerConfig {self}")
+
+
+@dataclass(frozen=True)
+class EgoMotion:
+    """The rover's own motion between two frames, from odometry."""
+
+    speed: float  # m/s, forward (base_link x)
+    yaw_rate: float  # rad/s
+
+    def transform(self, dt: float) -> tuple[np.ndarray, np.ndarray]:
+        """(R, t) such that a static point p_old in the old base_link is R @ (p_old − t) now."""
+        dtheta = self.yaw_rate * dt
+        if abs(dtheta) < 1e-9:
+            t = np.array([self.speed * dt, 0.0])
+        else:
+            radius = self.speed / self.yaw_rate
+            t = np.array([radius * np.sin(dtheta), radius * (1.0 - np.cos(dtheta))])
+        c, s = np.cos(-dtheta), np.sin(-dtheta)
+        return np.array([[c, -s], [s, c]]), t
+
+
+@dataclass
+class Track:
+    track_id: int
+    class_name: str
+    state: np.ndarray  # [x, y, vx, vy]
+    covariance: np.ndarray  # 4×4
+    size: np.ndarray  # depth, width, height
+    score: float
+    born: float
+    hits: int = 1
+    misses: int = 0
+    confirmed: bool = False
+
+
+@dataclass
+class StepReport:
+    """What one update did (for counters and logs)."""
+
+    reset: str | None = None  # why the tracker was reset before this step, if it was
+    matched: int = 0
+    born: int = 0
+    deleted: int = 0
+
+
+@dataclass
+class Tracker:
+    config: TrackerConfig = field(default_factory=TrackerConfig)
+    tracks: list[Track] = field(default_factory=list)
+    last_time: float | None = None
+    next_id: int = 1
+    resets: int = 0
+
+    # -- public API ------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget every track (ids keep counting up: an id is never given to two objects)."""
+        self.tracks = []
+        self.last_time = None
+        self.resets += 1
+
+    def update(
+        self, observations: Sequence[GroundObservation], now: float, ego: EgoMotion | None = None
+    ) -> StepReport:
+        """Advance to ``now`` (s), compensate ``ego`` motion, then assign and update."""
+        report = StepReport()
+        if not np.isfinite(now):
+            raise ValueError(f"tracker time must be finite, got {now}")
+        if self.last_time is not None:
+            if now < self.last_time - self.config.backwards_tolerance:
+                report.reset = f"time went backwards by {self.last_time - now:.3f} s"
+            elif now - self.last_time > self.config.max_gap:
+                report.reset = f"gap of {now - self.last_time:.3f} s > max_gap {self.config.max_gap} s"
+        if report.reset is not None:
+            self.reset()
+        dt = 0.0 if self.last_time is None else max(now - self.last_time, 0.0)
+        self.last_time = now
+        self._predict(dt, ego)
+        matches, unmatched_tracks, unmatched_obs = self._associate(observations)
+        for ti, oi in matches:
+            self._correct(self.tracks[ti], observations[oi])
+        report.matched = len(matches)
+        for ti in unmatched_tracks:
+            self.tracks[ti].misses += 1
+        before = len(self.tracks)
+        self.tracks = [t for t in self.tracks if not self._dead(t)]
+        report.deleted = before - len(self.tracks)
+        for oi in unmatched_obs:
+            self.tracks.append(self._birth(observations[oi], now))
+        report.born = len(unmatched_obs)
+        return report
+
+    def confirmed(self, now: float | None = None) -> list[TrackedObstacle]:
+        """Published tracks: confirmed ones, coasting ones included until they die."""
+        now = self.last_time if now is None else now
+        return [self._export(t, now) for t in self.tracks if t.confirmed]
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    def _predict(self, dt: float, ego: EgoMotion | None) -> None:
+        if dt <= 0.0 and ego is None:
+            return
+        F = np.eye(4)
+        F[0, 2] = F[1, 3] = dt
+        q = self.config.accel_sigma**2
+        # Discrete white-acceleration noise for one axis, laid out for [x, y, vx, vy].
+        Q = q * np.array(
+            [
+                [dt**4 / 4, 0, dt**3 / 2, 0],
+                [0, dt**4 / 4, 0, dt**3 / 2],
+                [dt**3 / 2, 0, dt**2, 0],
+                [0, dt**3 / 2, 0, dt**2],
+            ]
+        )
+        if ego is not None and dt > 0.0:
+            R2, t = ego.transform(dt)
+            R4 = np.kron(np.eye(2), R2)  # rotates position and velocity alike
+        for track in self.tracks:
+            track.state = F @ track.state
+            track.covariance = F @ track.covariance @ F.T + Q
+            if ego is not None and dt > 0.0:
+                shifted = track.state.copy()
+                shifted[:2] -= t
+                track.state = R4 @ shifted
+                track.covariance = R4 @ track.covariance @ R4.T
+
+    def _associate(
+        self, observations: Sequence[GroundObservation]
+    ) -> tuple[list[tuple[int, int]], list[int], list[int]]:
+        n_tracks, n_obs = len(self.tracks), len(observations)
+        if n_tracks == 0 or n_obs == 0:
+            return [], list(range(n_tracks)), list(range(n_obs))
+        cost = np.full((n_tracks, n_obs), _INFEASIBLE)
+        for i, track in enumerate(self.tracks):
+            predicted = track.state[:2]
+            projected_cov = _H @ track.covariance @ _H.T
+            for j, obs in enumerate(observations):
+                if self.config.class_consistent and obs.class_name != track.class_name:
+                    continue
+                innovation = obs.position - predicted
+                if np.hypot(*innovation) > self.config.gate_distance:
+                    continue
+                d2 = float(innovation @ np.linalg.solve(projected_cov + obs.covariance, innovation))
+                if d2 <= self.config.gate_chi2:
+                    cost[i, j] = d2
+        rows, cols = linear_sum_assignment(cost)
+        matches = [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if cost[r, c] < _INFEASIBLE]
+        matched_tracks = {r for r, _ in matches}
+        matched_obs = {c for _, c in matches}
+        return (
+            matches,
+            [i for i in range(n_tracks) if i not in matched_tracks],
+            [j for j in range(n_obs) if j not in matched_obs],
+        )
+
+    def _correct(self, track: Track, obs: GroundObservation) -> None:
+        S = _H @ track.covariance @ _H.T + obs.covariance
+        K = track.covariance @ _H.T @ np.linalg.inv(S)
+        track.state = track.state + K @ (obs.position - _H @ track.state)
+        # Joseph form: stays symmetric positive definite whatever the rounding.
+        I_KH = np.eye(4) - K @ _H
+        track.covariance = I_KH @ track.covariance @ I_KH.T + K @ obs.covariance @ K.T
+        speed = float(np.hypot(*track.state[2:]))
+        if speed > self.config.max_speed:
+            track.state[2:] *= self.config.max_speed / speed
+        alpha = self.config.size_smoothing
+        track.size = (1 - alpha) * track.size + alpha * np.asarray(obs.size)
+        track.score = (1 - alpha) * track.score + alpha * obs.score
+        track.hits += 1
+        track.misses = 0
+        if track.hits >= self.config.birth_hits:
+            track.confirmed = True
+
+    def _birth(self, obs: GroundObservation, now: float) -> Track:
+        covariance = np.zeros((4, 4))
+        covariance[:2, :2] = obs.covariance
+        covariance[2:, 2:] = np.eye(2) * self.config.initial_velocity_sigma**2
+        track = Track(
+            track_id=self.next_id,
+            class_name=obs.class_name,
+            state=np.array([obs.position[0], obs.position[1], 0.0, 0.0]),
+            covariance=covariance,
+            size=np.asarray(obs.size, dtype=np.float64),
+            score=float(obs.score),
+            born=now,
+            confirmed=self.config.birth_hits <= 1,
+        )
+        self.next_id += 1
+        return track
+
+    def _dead(self, track: Track) -> bool:
+        if not track.confirmed:
+            return track.misses >= 1
+        return track.misses >= self.config.death_misses
+
+    @staticmethod
+    def _export(track: Track, now: float | None) -> TrackedObstacle:
+        return TrackedObstacle(
+            track_id=track.track_id,
+            class_name=track.class_name,
+            position=track.state[:2].copy(),
+            velocity=track.state[2:].copy(),
+            covariance=track.covariance.copy(),
+            size=(float(track.size[0]), float(track.size[1]), float(track.size[2])),
+            score=float(track.score),
+            age=0.0 if now is None else float(now - track.born),
+            misses=track.misses,
+        )
