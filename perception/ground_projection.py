@@ -122,7 +122,7 @@ class GroundProjector:
                 if np.isfinite(visible) and visible > profile.max_height * cfg.height_tolerance:
                     return IMPLAUSIBLE_HEIGHT
                 height = max(height, visible) if np.isfinite(visible) else height
-        width = self._width(camera_xy, ground[1:, :2], valid[1:], distance / max(cut_distance, 1e-9))
+        width = self._width(camera_xy, ground[1:, :2], valid[1:], distance / max(cut_distance, 1e-9), bearing)
         if not np.isfinite(width):
             width = profile.width
         covariance = self._covariance(rig, u_centre, y_max, bearing, distance, cut_bottom, profile)
@@ -167,10 +167,13 @@ class GroundProjector:
         """
         camera_xy = rig.extrinsics.origin[:2]
         distances = np.linspace(0.05, cut_distance, 400)
+        # An obstacle lower than the camera shows its far top edge on the top row, a taller one
+        # its near top edge: search over the near face's distance either way.
+        top_offset = profile.depth if profile.height < rig.extrinsics.origin[2] else 0.0
         points = np.column_stack(
             [
-                camera_xy[0] + bearing[0] * distances,
-                camera_xy[1] + bearing[1] * distances,
+                camera_xy[0] + bearing[0] * (distances + top_offset),
+                camera_xy[1] + bearing[1] * (distances + top_offset),
                 np.full_like(distances, profile.height),
             ]
         )
@@ -190,13 +193,17 @@ class GroundProjector:
         return float(distances[best])
 
     @staticmethod
-    def _width(camera_xy: np.ndarray, corner_ground: np.ndarray, valid: np.ndarray, scale: float) -> float:
-        """Width between the bottom corners' ground points (rescaled when the range came from a prior)."""
+    def _width(
+        camera_xy: np.ndarray, corner_ground: np.ndarray, valid: np.ndarray, scale: float, bearing: np.ndarray
+    ) -> float:
+        """Extent across the line of sight between the bottom corners' ground points (rescaled when
+        the range came from the height prior)."""
         if not valid.all():
             return float("nan")
         left = camera_xy + (corner_ground[0] - camera_xy) * scale
         right = camera_xy + (corner_ground[1] - camera_xy) * scale
-        return float(np.hypot(*(left - right)))
+        span = left - right
+        return float(abs(span[0] * bearing[1] - span[1] * bearing[0]))
 
     def _covariance(
         self,
