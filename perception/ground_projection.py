@@ -144,7 +144,9 @@ class GroundProjector:
     def _height_at(rig: CameraRig, ground_xy: np.ndarray, top_row: float) -> float:
         """Height (m) of a vertical line standing at ``ground_xy`` whose top projects on ``top_row``."""
         heights = np.linspace(0.0, 40.0, 801)
-        points = np.column_stack([np.full_like(heights, ground_xy[0]), np.full_like(heights, ground_xy[1]), heights])
+        points = np.column_stack(
+            [np.full_like(heights, ground_xy[0]), np.full_like(heights, ground_xy[1]), heights]
+        )
         pixels, in_front = rig.project_base_points(points)
         rows = pixels[:, 1]
         keep = in_front & np.isfinite(rows)
@@ -159,7 +161,12 @@ class GroundProjector:
         return float(np.interp(top_row, rows, heights))
 
     def _distance_from_height_prior(
-        self, rig: CameraRig, bearing: np.ndarray, cut_distance: float, top_row: float, profile: ObstacleProfile
+        self,
+        rig: CameraRig,
+        bearing: np.ndarray,
+        cut_distance: float,
+        top_row: float,
+        profile: ObstacleProfile,
     ) -> float:
         """Horizontal camera distance at which a typical-height obstacle's top lands on ``top_row``.
 

@@ -27,6 +27,9 @@ from geometry_msgs.msg import Point
 from nav_msgs.msg import OccupancyGrid
 from std_msgs.msg import ColorRGBA
 from vision_msgs.msg import (
+    Detection2D as Detection2DMsg,
+)
+from vision_msgs.msg import (
     Detection2DArray,
     Detection3D,
     Detection3DArray,
@@ -61,6 +64,25 @@ def detections_from_msg(msg: Detection2DArray, profiles: ClassProfiles | None = 
             )
         )
     return boxes
+
+
+def detections_to_msg(detections: Sequence[Detection2D], stamp: Time, frame_id: str) -> Detection2DArray:
+    """Boxes → Detection2DArray (what the detector publishes; used by tests and tools)."""
+    out = Detection2DArray()
+    out.header.stamp = stamp
+    out.header.frame_id = frame_id
+    for det in detections:
+        msg = Detection2DMsg()
+        msg.header = out.header
+        x0, y0, x1, y1 = det.box
+        msg.bbox.center.position.x, msg.bbox.center.position.y = (x0 + x1) / 2.0, (y0 + y1) / 2.0
+        msg.bbox.size_x, msg.bbox.size_y = x1 - x0, y1 - y0
+        hypothesis = ObjectHypothesisWithPose()
+        hypothesis.hypothesis.class_id = det.class_name
+        hypothesis.hypothesis.score = float(det.score)
+        msg.results = [hypothesis]
+        out.detections.append(msg)
+    return out
 
 
 def _covariance6(block: np.ndarray) -> list[float]:

@@ -59,6 +59,16 @@ class FrameResult:
     reset: str | None = None
 
 
+def _same_rig(a: CameraRig, b: CameraRig) -> bool:
+    ia, ib = a.intrinsics, b.intrinsics
+    return (
+        a.extrinsics == b.extrinsics
+        and (ia.width, ia.height, ia.distortion_model) == (ib.width, ib.height, ib.distortion_model)
+        and np.array_equal(ia.camera_matrix, ib.camera_matrix)
+        and np.array_equal(ia.distortion, ib.distortion)
+    )
+
+
 class ObstacleMapperCore:
     def __init__(
         self,
@@ -81,7 +91,7 @@ class ObstacleMapperCore:
 
     def set_rig(self, rig: CameraRig) -> None:
         """(Re)calibrate: from the first camera_info, or when it changes."""
-        if self.projector is not None and self.projector.rig == rig:
+        if self.projector is not None and _same_rig(self.projector.rig, rig):
             return
         self.projector = GroundProjector(rig, self.profiles, self.projection_config)
         self._footprint = camera_ground_footprint(rig, self.config.free_range)

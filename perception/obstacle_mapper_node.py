@@ -24,7 +24,7 @@ from visualization_msgs.msg import MarkerArray
 
 from calibration.calibration_io import load_extrinsics, resolve_url
 from calibration.camera_model import CalibrationError, CameraExtrinsics, CameraRig
-from common.params import ParamSpec, declare_validated
+from common.params import ParameterValueError, ParamSpec, declare_validated
 from common.qos import RELIABLE_QOS, SENSOR_QOS
 from common.ros_conversions import camera_info_to_intrinsics, stamp_to_sec
 from perception.ground_projection import ProjectionConfig
@@ -198,7 +198,9 @@ class ObstacleMapperNode(Node):
         if result.reset is not None:
             self.get_logger().warning(f"tracker and grid reset: {result.reset}")
         self.obstacles_pub.publish(obstacles_to_msg(result.tracks, msg.header.stamp, self.frame_id))
-        self.grid_pub.publish(grid_to_msg(result.grid, self.core.grid.config, msg.header.stamp, self.frame_id))
+        self.grid_pub.publish(
+            grid_to_msg(result.grid, self.core.grid.config, msg.header.stamp, self.frame_id)
+        )
         if self.publish_markers:
             ego_speed = result.ego.speed if result.ego is not None else 0.0
             ego_yaw = result.ego.yaw_rate if result.ego is not None else 0.0
@@ -236,8 +238,8 @@ def main(args: list[str] | None = None) -> int:
         rclpy.spin(node)
     except KeyboardInterrupt:
         pass
-    except Exception as exc:  # a bad parameter at start: one clear line, non-zero exit
-        print(f"obstacle_mapper: {exc}", file=sys.stderr)
+    except ParameterValueError as exc:  # a bad parameter at start: one clear line, non-zero exit
+        print(f"obstacle_mapper: bad parameter: {exc}", file=sys.stderr)
         return 1
     finally:
         if node is not None:

@@ -64,4 +64,6 @@ def noisy_detection(
         w, h = image_size
         jittered = np.clip(jittered, 0.0, [w - 1.0, h - 1.0, w - 1.0, h - 1.0])
     x0, y0, x1, y1 = jittered
-    return Detection2D((float(min(x0, x1)), float(min(y0, y1)), float(max(x0, x1)), float(max(y0, y1))), class_name, score)
+    return Detection2D(
+        (float(min(x0, x1)), float(min(y0, y1)), float(max(x0, x1)), float(max(y0, y1))), class_name, score
+    )

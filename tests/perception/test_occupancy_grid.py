@@ -45,7 +45,9 @@ def test_shape_origin_and_values_follow_nav_msgs_conventions() -> None:
 
 def test_obstacles_are_inflated_by_width_plus_rover_half_width() -> None:
     grid = _grid(rover_half_width=0.4)
-    grid.update(0.0, [GridObstacle(6.0, 0.0, width=1.0, depth=0.4)], camera_ground_footprint(RIG, 15.0), CAMERA_XY)
+    grid.update(
+        0.0, [GridObstacle(6.0, 0.0, width=1.0, depth=0.4)], camera_ground_footprint(RIG, 15.0), CAMERA_XY
+    )
     radius = 0.5 + 0.4
     assert grid.value_at(6.0, 0.0) == OCCUPIED
     assert grid.value_at(6.0, radius - 0.1) == OCCUPIED
