@@ -46,7 +46,7 @@ def test_exact_boxes_land_on_the_true_footprint(centre, distortion) -> None:
     (obs,) = result.observations
     error = np.hypot(*(obs.position - np.asarray(centre)))
     assert error <= 0.01 * np.hypot(*centre) + 0.02
-    depth, width, height = obs.size
+    _depth, width, height = obs.size
     # Seen obliquely the box spans the near face and a side: w·cos(bearing) + d·|sin(bearing)|.
     bearing = np.arctan2(centre[1], centre[0] - rig.extrinsics.origin[0])
     visible = 0.5 * np.cos(bearing) + 0.35 * abs(np.sin(bearing))

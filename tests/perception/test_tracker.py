@@ -121,7 +121,7 @@ def test_ego_motion_static_obstacle_has_no_ground_velocity() -> None:
     for frame in range(45):
         if frame:
             # Integrate the same arc the tracker assumes.
-            R, t = ego.transform(DT)
+            _, t = ego.transform(DT)
             c, s = np.cos(pose[2]), np.sin(pose[2])
             pose[:2] += np.array([[c, -s], [s, c]]) @ t
             pose[2] += ego.yaw_rate * DT
