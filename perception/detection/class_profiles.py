@@ -1,0 +1,86 @@
+"""Class → obstacle profile table (``config/classes.yaml``): one definition, read by every node.
+
+Pure core (PyYAML only). The mapper uses height/width priors and speed gates, the controller the
+per-class safety margin, the detector the class order of the shipped model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+REQUIRED_FIELDS = (
+    "id",
+    "typical_height_m",
+    "height_range_m",
+    "typical_width_m",
+    "max_speed_mps",
+    "safety_margin_m",
+    "dynamic",
+)
+DEFAULT_CLASSES_YAML = Path(__file__).resolve().parents[2] / "config" / "classes.yaml"
+
+
+class ClassProfileError(ValueError):
+    """A class table that is missing a field or has an impossible value."""
+
+
+@dataclass(frozen=True)
+class ClassProfile:
+    name: str
+    id: int
+    typical_height_m: float
+    height_range_m: tuple[float, float]
+    typical_width_m: float
+    max_speed_mps: float
+    safety_margin_m: float
+    dynamic: bool
+
+
+def _profile(name: str, entry: dict, source: str) -> ClassProfile:
+    missing = [f for f in REQUIRED_FIELDS if f not in entry]
+    if missing:
+        raise ClassProfileError(f"{source}: class {name!r} lacks {missing}")
+    low, high = (float(v) for v in entry["height_range_m"])
+    profile = ClassProfile(
+        name=name,
+        id=int(entry["id"]),
+        typical_height_m=float(entry["typical_height_m"]),
+        height_range_m=(low, high),
+        typical_width_m=float(entry["typical_width_m"]),
+        max_speed_mps=float(entry["max_speed_mps"]),
+        safety_margin_m=float(entry["safety_margin_m"]),
+        dynamic=bool(entry["dynamic"]),
+    )
+    numbers = (low, high, profile.typical_height_m, profile.typical_width_m)
+    if not all(math.isfinite(v) and v > 0 for v in numbers):
+        raise ClassProfileError(f"{source}: class {name!r} sizes must be positive and finite")
+    if not low <= profile.typical_height_m <= high:
+        raise ClassProfileError(f"{source}: class {name!r} typical height outside height_range_m")
+    if not (profile.max_speed_mps >= 0 and profile.safety_margin_m >= 0):
+        raise ClassProfileError(f"{source}: class {name!r} max_speed_mps/safety_margin_m must be >= 0")
+    return profile
+
+
+def load_class_profiles(path: str | Path = DEFAULT_CLASSES_YAML) -> dict[str, ClassProfile]:
+    """Load the table; the dict is ordered by class id (= the shipped model's output order)."""
+    source = str(path)
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise ClassProfileError(f"cannot read class table {source}: {err}") from err
+    if not isinstance(data, dict) or not isinstance(data.get("classes"), dict) or not data["classes"]:
+        raise ClassProfileError(f"{source}: expected a top-level 'classes:' mapping")
+    profiles = [_profile(name, entry, source) for name, entry in data["classes"].items()]
+    ids = sorted(p.id for p in profiles)
+    if ids != list(range(len(profiles))):
+        raise ClassProfileError(f"{source}: class ids must be 0..{len(profiles) - 1}, got {ids}")
+    return {p.name: p for p in sorted(profiles, key=lambda p: p.id)}
+
+
+def class_names(path: str | Path = DEFAULT_CLASSES_YAML) -> list[str]:
+    """Class names in id order."""
+    return list(load_class_profiles(path))

@@ -1,0 +1,218 @@
+"""The detector core: image in, detections in original-image pixels out. No rclpy, no torch.
+
+``Detector(DetectorConfig(model_path=...))`` loads any ultralytics-exported YOLO ONNX (COCO or
+custom), checks it against its model card, and runs letterbox → backend → decode → NMS.
+Per-frame problems raise :class:`FrameError` and are counted in ``error_counts``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from perception.detection.backends import BACKENDS, Backend, make_backend, names_from_metadata
+from perception.detection.model_card import (
+    ModelCard,
+    card_path_for,
+    load_class_list,
+    load_model_card,
+    verify_sha256,
+)
+from perception.detection.postprocess import ClassMapping, as_channels_first, decode
+from perception.detection.preprocess import Letterbox, as_bgr, letterbox
+from perception.detection.types import (
+    DetectionResult,
+    Detections,
+    FrameError,
+    ModelLoadError,
+    Timings,
+)
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    model_path: str
+    backend: str = "onnxruntime"
+    threads: int = 2
+    conf_threshold: float = 0.25
+    iou_threshold: float = 0.45
+    input_hw: tuple[int, int] | None = None  # None: the model's own (static) input size
+    model_classes: Sequence[str] | str | None = None  # list, or a file; None: card / metadata
+    keep_classes: Sequence[str] = ()  # output classes to keep (after remap); empty = all
+    class_remap: dict[str, str] = field(default_factory=dict)  # model name → output name
+    model_card: str | None = None  # None: <model stem>.card.yaml beside the model, if any
+    max_detections: int = 100
+
+    def validate(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend {self.backend!r} is not one of {list(BACKENDS)}")
+        if not 0.0 < self.conf_threshold < 1.0 or not 0.0 < self.iou_threshold <= 1.0:
+            raise ValueError("conf_threshold must be in (0, 1) and iou_threshold in (0, 1]")
+        if self.threads < 1:
+            raise ValueError("threads must be >= 1")
+        if self.input_hw is not None and (min(self.input_hw) < 32 or any(v % 32 for v in self.input_hw)):
+            raise ValueError(f"input size {self.input_hw} must be multiples of 32 (YOLO stride)")
+
+
+def _resolve_model_classes(
+    config: DetectorConfig, card: ModelCard | None, metadata: dict[str, str]
+) -> list[str]:
+    if isinstance(config.model_classes, str) and config.model_classes:
+        return load_class_list(Path(config.model_classes))
+    if config.model_classes:
+        return [str(c) for c in config.model_classes]
+    if card is not None and card.class_names:
+        return list(card.class_names)
+    names = names_from_metadata(metadata)
+    if names:
+        return names
+    raise ModelLoadError(
+        f"{config.model_path} carries no class names (no 'names' metadata, no model card): "
+        "give the class list explicitly"
+    )
+
+
+class Detector:
+    """Loads and checks the model once; ``detect(image)`` per frame."""
+
+    def __init__(self, config: DetectorConfig) -> None:
+        config.validate()
+        self.config = config
+        self.error_counts: Counter[str] = Counter()
+        self.frames = 0
+        path = Path(config.model_path)
+        if not path.is_file():
+            raise ModelLoadError(f"model file not found: {path}")
+        card_path = Path(config.model_card) if config.model_card else card_path_for(path)
+        if config.model_card and not card_path.is_file():
+            raise ModelLoadError(f"model card not found: {card_path}")
+        self.card = load_model_card(card_path) if card_path.is_file() else None
+        if self.card is not None:
+            verify_sha256(path, self.card)
+        self._ultralytics = None
+        if config.backend == "ultralytics":
+            self._load_ultralytics(path)
+            return
+        self.backend: Backend = make_backend(config.backend, path, config.threads, config.input_hw)
+        self.input_hw = self._check_input_size(self.backend.input_hw)
+        self.model_classes = _resolve_model_classes(config, self.card, getattr(self.backend, "metadata", {}))
+        self.mapping = ClassMapping.build(self.model_classes, config.keep_classes, config.class_remap)
+        self._check_output_layout()
+
+    # -- loading -------------------------------------------------------------------------------
+    def _check_input_size(self, model_hw: tuple[int, int] | None) -> tuple[int, int]:
+        wanted = self.config.input_hw
+        if model_hw is not None and wanted is not None and tuple(wanted) != model_hw:
+            raise ModelLoadError(
+                f"{self.config.model_path} takes a fixed {model_hw[0]}x{model_hw[1]} (HxW) input, "
+                f"but input size {wanted[0]}x{wanted[1]} was asked for: re-export or drop the setting"
+            )
+        card_hw = self.card.input_hw if self.card is not None else None
+        if card_hw is not None and model_hw is not None and card_hw != model_hw:
+            raise ModelLoadError(f"model input {model_hw} differs from its card {card_hw}")
+        hw = model_hw or wanted or (self.card.input_hw if self.card else None)
+        if hw is None:
+            raise ModelLoadError(f"{self.config.model_path} has a dynamic input size: set input_hw")
+        return (int(hw[0]), int(hw[1]))
+
+    def _check_output_layout(self) -> None:
+        """One warm-up run on grey: checks the output fits the class list and is finite."""
+        blob = np.full((1, 3, *self.input_hw), 114 / 255, dtype=np.float32)
+        try:
+            output = self.backend.run(blob)
+        except Exception as err:
+            raise ModelLoadError(f"{self.config.model_path} failed its first run: {err}") from err
+        try:
+            channels = as_channels_first(np.asarray(output), len(self.model_classes))
+        except ValueError as err:
+            raise ModelLoadError(f"{self.config.model_path}: {err}") from err
+        if not np.isfinite(channels).all():
+            raise ModelLoadError(f"{self.config.model_path} produces NaN/Inf on a plain grey image")
+
+    def _load_ultralytics(self, path: Path) -> None:
+        try:
+            from ultralytics import YOLO
+        except ImportError as err:
+            from perception.detection.types import BackendUnavailableError
+
+            raise BackendUnavailableError(
+                "backend 'ultralytics' (reference only) needs the train extra: requirements/train.txt"
+            ) from err
+        self._ultralytics = YOLO(str(path), task="detect")
+        names = self._ultralytics.names
+        self.model_classes = [names[i] for i in sorted(names)]
+        self.mapping = ClassMapping.build(
+            self.model_classes, self.config.keep_classes, self.config.class_remap
+        )
+        self.input_hw = tuple(self.config.input_hw or (640, 640))
+
+    # -- per frame -----------------------------------------------------------------------------
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.mapping.output_names
+
+    def detect(self, image: np.ndarray) -> DetectionResult:
+        """Detect in one BGR (or grey / BGRA) uint8 image. Raises FrameError (counted) on bad input."""
+        self.frames += 1
+        try:
+            if self._ultralytics is not None:
+                return self._detect_ultralytics(image)
+            return self._detect(image)
+        except FrameError as err:
+            self.error_counts[err.kind] += 1
+            raise
+
+    def _detect(self, image: np.ndarray) -> DetectionResult:
+        t0 = time.perf_counter()
+        blob, placement = letterbox(image, self.input_hw)
+        t1 = time.perf_counter()
+        try:
+            output = self.backend.run(blob)
+        except Exception as err:  # a runtime failure on one frame must not kill the node
+            raise FrameError("inference_failed", f"inference failed: {err}") from err
+        t2 = time.perf_counter()
+        detections = self.postprocess(output, placement)
+        t3 = time.perf_counter()
+        timings = Timings((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
+        return DetectionResult(detections, timings, placement.original_hw)
+
+    def postprocess(self, output: np.ndarray, placement: Letterbox) -> Detections:
+        channels = as_channels_first(np.asarray(output), len(self.model_classes))
+        boxes, scores, class_ids = decode(
+            channels,
+            self.mapping,
+            self.config.conf_threshold,
+            self.config.iou_threshold,
+            self.config.max_detections,
+        )
+        return Detections(placement.to_original(boxes), scores, class_ids, self.class_names)
+
+    def _detect_ultralytics(self, image: np.ndarray) -> DetectionResult:
+        image = as_bgr(image)
+        t0 = time.perf_counter()
+        result = self._ultralytics.predict(
+            image,
+            imgsz=list(self.input_hw),
+            conf=self.config.conf_threshold,
+            iou=self.config.iou_threshold,
+            max_det=self.config.max_detections,
+            verbose=False,
+        )[0]
+        elapsed = (time.perf_counter() - t0) * 1e3
+        boxes = result.boxes.xyxy.cpu().numpy().astype(np.float32)
+        scores = result.boxes.conf.cpu().numpy().astype(np.float32)
+        model_ids = result.boxes.cls.cpu().numpy().astype(np.intp)
+        lookup = dict(zip(self.mapping.model_ids.tolist(), self.mapping.output_ids.tolist(), strict=True))
+        keep = np.array([m in lookup for m in model_ids], dtype=bool)
+        class_ids = np.array([lookup[m] for m in model_ids[keep]], dtype=np.int32)
+        detections = Detections(boxes[keep], scores[keep], class_ids, self.class_names)
+        speed = result.speed
+        timings = Timings(
+            speed.get("preprocess", 0.0), speed.get("inference", elapsed), speed.get("postprocess", 0.0)
+        )
+        return DetectionResult(detections, timings, image.shape[:2])

@@ -1,0 +1,94 @@
+"""Model card (``<model stem>.card.yaml`` beside the model) and class-list files.
+
+The card is what makes a shipped model trustworthy: its sha256 is checked before the model is
+used, its class list and input size override nothing silently (a conflict is an error).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from perception.detection.types import ModelLoadError
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    path: Path
+    sha256: str | None
+    class_names: tuple[str, ...] | None
+    input_hw: tuple[int, int] | None
+    raw: dict = field(default_factory=dict)
+
+
+def card_path_for(model_path: Path) -> Path:
+    return model_path.with_name(model_path.stem + ".card.yaml")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_model_card(path: Path) -> ModelCard:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise ModelLoadError(f"cannot read model card {path}: {err}") from err
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"model card {path} is not a YAML mapping")
+    sha = data.get("sha256")
+    if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-fA-F]{64}", sha)):
+        raise ModelLoadError(f"model card {path}: sha256 must be a quoted 64-hex-digit string, got {sha!r}")
+    classes = data.get("classes")
+    input_hw = data.get("input_hw")
+    return ModelCard(
+        path=path,
+        sha256=sha.lower() if sha else None,
+        class_names=tuple(str(c) for c in classes) if classes else None,
+        input_hw=(int(input_hw[0]), int(input_hw[1])) if input_hw else None,
+        raw=data,
+    )
+
+
+def verify_sha256(model_path: Path, card: ModelCard) -> None:
+    if card.sha256 is None:
+        return
+    actual = file_sha256(model_path)
+    if actual != card.sha256:
+        raise ModelLoadError(
+            f"model {model_path} does not match its card {card.path}: sha256 {actual[:16]}… "
+            f"but the card says {card.sha256[:16]}… (damaged or replaced file)"
+        )
+
+
+def load_class_list(path: Path) -> list[str]:
+    """Class names from a file: one per line (.txt/.names), or YAML — a list, ultralytics
+    ``names:`` (list or {id: name}), or our ``config/classes.yaml`` (``classes:`` with ids)."""
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ModelLoadError(f"cannot read class list {path}: {err}") from err
+    if path.suffix in (".txt", ".names"):
+        names = [line.strip() for line in text.splitlines() if line.strip()]
+    else:
+        data = yaml.safe_load(text)
+        if isinstance(data, dict):
+            data = data.get("names", data.get("classes"))
+        if isinstance(data, dict):
+            first = next(iter(data.values()), None)
+            if isinstance(first, dict) and "id" in first:  # config/classes.yaml
+                data = sorted(data, key=lambda name: data[name]["id"])
+            else:
+                data = [data[k] for k in sorted(data)]
+        names = [str(n) for n in data] if isinstance(data, list) else []
+    if not names:
+        raise ModelLoadError(f"no class names found in {path}")
+    return names

@@ -1,0 +1,78 @@
+"""Letterbox: any image size → the model's input size (any H×W, rectangular included).
+
+Same geometry as ultralytics' ``LetterBox(auto=False, center=True)``: scale so the image fits,
+keep the aspect ratio, pad both sides equally with grey 114. Boxes map back through
+:meth:`Letterbox.to_original`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from perception.detection.types import FrameError
+
+PAD_VALUE = 114
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How an original image was placed inside the model input."""
+
+    scale: float  # input pixels per original pixel
+    pad_x: float  # left padding in input pixels
+    pad_y: float  # top padding in input pixels
+    original_hw: tuple[int, int]
+
+    def to_original(self, boxes_xyxy: np.ndarray) -> np.ndarray:
+        """Input-pixel boxes → original-image pixels, clipped to the image."""
+        out = np.empty_like(boxes_xyxy)
+        out[:, [0, 2]] = (boxes_xyxy[:, [0, 2]] - self.pad_x) / self.scale
+        out[:, [1, 3]] = (boxes_xyxy[:, [1, 3]] - self.pad_y) / self.scale
+        height, width = self.original_hw
+        out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, width)
+        out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, height)
+        return out
+
+
+def as_bgr(image: np.ndarray) -> np.ndarray:
+    """Accept HxWx3 BGR, HxW / HxWx1 grey or HxWx4 BGRA uint8; anything else → FrameError."""
+    if not isinstance(image, np.ndarray):
+        raise FrameError("bad_image", f"expected a numpy image, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise FrameError("bad_image", f"expected uint8 pixels, got {image.dtype}")
+    if image.ndim not in (2, 3) or image.shape[0] == 0 or image.shape[1] == 0:
+        raise FrameError("empty_image", f"empty or malformed image of shape {image.shape}")
+    if image.ndim == 2 or image.shape[2] == 1:
+        return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if image.shape[2] != 3:
+        raise FrameError("bad_image", f"expected 1, 3 or 4 channels, got shape {image.shape}")
+    return image
+
+
+def letterbox(image_bgr: np.ndarray, input_hw: tuple[int, int]) -> tuple[np.ndarray, Letterbox]:
+    """BGR uint8 image → (1, 3, H, W) float32 RGB 0..1 tensor and the placement."""
+    image_bgr = as_bgr(image_bgr)
+    height, width = image_bgr.shape[:2]
+    in_h, in_w = input_hw
+    scale = min(in_h / height, in_w / width)
+    new_w, new_h = round(width * scale), round(height * scale)
+    pad_w, pad_h = (in_w - new_w) / 2, (in_h - new_h) / 2
+    # ultralytics rounds the split of the padding this way (±0.1): match it to the pixel
+    top, bottom = round(pad_h - 0.1), round(pad_h + 0.1)
+    left, right = round(pad_w - 0.1), round(pad_w + 0.1)
+    if (new_w, new_h) != (width, height):
+        # INTER_LINEAR like ultralytics; INTER_AREA would be nicer when shrinking but shifts scores
+        resized = cv2.resize(image_bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    else:
+        resized = image_bgr
+    if top or bottom or left or right:
+        resized = cv2.copyMakeBorder(
+            resized, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3
+        )
+    blob = cv2.dnn.blobFromImage(resized, scalefactor=1.0 / 255.0, swapRB=True)
+    return blob, Letterbox(scale=scale, pad_x=float(left), pad_y=float(top), original_hw=(height, width))

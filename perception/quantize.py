@@ -1,0 +1,291 @@
+"""Static INT8 post-training quantization of a YOLO ONNX, gated on measured accuracy.
+
+    python -m perception.quantize --model yolov8n.onnx --calib frames/ --val data.yaml \
+        --out yolov8n_int8.onnx [--max-drop 1.0] [--calib-topic /camera/image_raw]
+
+1. calibration frames from an image folder or a rosbag2 (--calib-topic), letterboxed by our own
+   pre-processing (the same the detector runs);
+2. ONNX Runtime ``quantize_static``: QDQ, per-channel INT8 weights, UINT8 activations (the fast
+   u8s8 path on x86), with the head's final box/class decode (DFL softmax, dist2bbox, sigmoid,
+   concat) left in FP32 — quantizing that costs accuracy and buys no speed;
+3. FP32 vs INT8 mAP50 / mAP50-95 on a labelled YOLO-format set with our numpy mAP;
+4. the INT8 model is written only when mAP50 drops by at most --max-drop points; otherwise it
+   says by how much and exits with status 2. A JSON report is written either way.
+
+Needs the train extra (``onnx``; requirements/train.txt). No torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from perception.detection.detector import Detector, DetectorConfig
+from perception.detection.evaluation import IMAGE_SUFFIXES, MapResult, evaluate, list_images
+from perception.detection.model_card import file_sha256
+from perception.detection.preprocess import letterbox
+
+EVAL_CONF, EVAL_IOU, EVAL_MAX_DET = 0.001, 0.7, 300  # the usual mAP settings (ultralytics val)
+
+
+def accuracy_gate(fp32: MapResult, int8: MapResult, max_drop_points: float) -> tuple[bool, str]:
+    """(accepted, sentence). Drop in mAP50 points = 100 × (FP32 − INT8)."""
+    drop = 100.0 * (fp32.map50 - int8.map50)
+    verdict = (
+        f"mAP50 FP32 {fp32.map50:.4f} → INT8 {int8.map50:.4f} ({-drop:+.2f} points; "
+        f"mAP50-95 {fp32.map50_95:.4f} → {int8.map50_95:.4f}); allowed drop {max_drop_points:.2f} points"
+    )
+    return drop <= max_drop_points, verdict
+
+
+def decode_node_names(model) -> list[str]:
+    """Nodes of the final box/class decode: everything between the graph output and the last
+    per-scale head convolutions (a Conv other than the DFL's stops the walk)."""
+    producers = {out: node for node in model.graph.node for out in node.output}
+    selected: dict[str, None] = {}
+    stack = [o.name for o in model.graph.output]
+    while stack:
+        node = producers.get(stack.pop())
+        if node is None or node.name in selected:
+            continue
+        if node.op_type == "Conv" and "dfl" not in node.name.lower():
+            continue
+        selected[node.name] = None
+        stack.extend(node.input)
+    return list(selected)
+
+
+# -- calibration frames ---------------------------------------------------------------------------
+
+
+def frames_from_folder(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def frames_from_bag(bag: Path, topic: str) -> Iterator[np.ndarray]:
+    """BGR frames of ``topic`` (sensor_msgs/Image or CompressedImage) in a rosbag2 (mcap/sqlite3)."""
+    import cv2
+    from rosbags.highlevel import AnyReader
+    from rosbags.typesys import Stores, get_typestore
+
+    with AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_JAZZY)) as reader:
+        connections = [c for c in reader.connections if c.topic == topic]
+        if not connections:
+            raise ValueError(
+                f"{bag} has no topic {topic}; it has {sorted({c.topic for c in reader.connections})}"
+            )
+        for connection, _, raw in reader.messages(connections=connections):
+            msg = reader.deserialize(raw, connection.msgtype)
+            if connection.msgtype.endswith("CompressedImage"):
+                image = cv2.imdecode(np.frombuffer(msg.data, np.uint8), cv2.IMREAD_COLOR)
+            else:
+                channels = 1 if msg.encoding == "mono8" else 3
+                pixels = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.step)
+                image = pixels[:, : msg.width * channels].reshape(msg.height, msg.width, channels)
+                if msg.encoding == "rgb8":
+                    image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+            if image is not None:
+                yield np.ascontiguousarray(image)
+
+
+def load_calibration_frames(source: Path, topic: str | None, count: int, seed: int) -> list[np.ndarray]:
+    import cv2
+
+    rng = random.Random(seed)
+    if source.is_dir() and not (source / "metadata.yaml").is_file():
+        paths = frames_from_folder(source)
+        rng.shuffle(paths)
+        frames = [cv2.imread(str(p)) for p in paths[:count]]
+        frames = [f for f in frames if f is not None]
+    else:
+        if not topic:
+            raise ValueError("--calib-topic is needed to calibrate from a bag")
+        frames = list(frames_from_bag(source, topic))
+        rng.shuffle(frames)
+        frames = frames[:count]
+    if not frames:
+        raise ValueError(f"no calibration frames found in {source}")
+    return frames
+
+
+class _Reader:
+    """onnxruntime CalibrationDataReader over our own letterboxed frames."""
+
+    def __init__(self, frames: list[np.ndarray], input_name: str, input_hw: tuple[int, int]) -> None:
+        self._blobs = iter([{input_name: letterbox(f, input_hw)[0]} for f in frames])
+
+    def get_next(self) -> dict | None:
+        return next(self._blobs, None)
+
+
+# -- the pipeline ---------------------------------------------------------------------------------
+
+
+def quantize_static_int8(
+    fp32_path: Path,
+    out_path: Path,
+    frames: list[np.ndarray],
+    method: str = "minmax",
+    exclude_decode: bool = True,
+    per_channel: bool = True,
+) -> list[str]:
+    """Write the QDQ INT8 model; returns the names of the nodes left in FP32."""
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    model = onnx.load(str(fp32_path))
+    input_name = model.graph.input[0].name
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    input_hw = (dims[2].dim_value, dims[3].dim_value)
+    if min(input_hw) <= 0:
+        raise ValueError(f"{fp32_path} has a dynamic input size: export it with a fixed imgsz")
+    excluded = decode_node_names(model) if exclude_decode else []
+    methods = {
+        "minmax": CalibrationMethod.MinMax,
+        "percentile": CalibrationMethod.Percentile,
+        "entropy": CalibrationMethod.Entropy,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = Path(tmp) / "prepared.onnx"
+        quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
+        quantize_static(
+            str(prepared),
+            str(out_path),
+            _Reader(frames, input_name, input_hw),
+            quant_format=QuantFormat.QDQ,
+            per_channel=per_channel,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=methods[method],
+            nodes_to_exclude=excluded,
+            extra_options={"CalibPercentile": 99.999} if method == "percentile" else {},
+        )
+    _copy_metadata(fp32_path, out_path)
+    return excluded
+
+
+def _copy_metadata(source: Path, target: Path) -> None:
+    """Keep the ultralytics metadata (names, imgsz, stride) on the quantized model."""
+    import onnx
+
+    src, dst = onnx.load(str(source)), onnx.load(str(target))
+    present = {p.key for p in dst.metadata_props}
+    for prop in src.metadata_props:
+        if prop.key not in present:
+            dst.metadata_props.append(prop)
+    dst.metadata_props.append(
+        onnx.StringStringEntryProto(key="quantization", value="edge_rover static QDQ u8s8")
+    )
+    onnx.save(dst, str(target))
+
+
+def evaluate_model(model: Path, val: Path, threads: int, limit: int | None = None) -> MapResult:
+    from tqdm import tqdm
+
+    detector = Detector(
+        DetectorConfig(
+            model_path=str(model),
+            threads=threads,
+            conf_threshold=EVAL_CONF,
+            iou_threshold=EVAL_IOU,
+            max_detections=EVAL_MAX_DET,
+        )
+    )
+
+    def predict(image: np.ndarray):
+        d = detector.detect(image).detections
+        return d.boxes, d.scores, d.class_ids
+
+    images = list_images(val)[:limit] if limit else list_images(val)
+    return evaluate(predict, images, progress=lambda it: tqdm(it, desc=f"eval {model.name}", unit="img"))
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.time()
+    frames = load_calibration_frames(args.calib, args.calib_topic, args.num_calib, args.seed)
+    print(f"calibrating on {len(frames)} frames from {args.calib}")
+    report: dict = {
+        "fp32_model": str(args.model),
+        "fp32_sha256": file_sha256(args.model),
+        "calibration": {
+            "source": str(args.calib),
+            "frames": len(frames),
+            "seed": args.seed,
+            "method": args.method,
+        },
+        "val": str(args.val),
+        "max_drop_points": args.max_drop,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        candidate = Path(tmp) / args.out.name
+        excluded = quantize_static_int8(
+            args.model, candidate, frames, args.method, not args.quantize_decode, not args.per_tensor
+        )
+        report["fp32_nodes"] = excluded
+        fp32 = evaluate_model(args.model, args.val, args.threads, args.val_limit)
+        int8 = evaluate_model(candidate, args.val, args.threads, args.val_limit)
+        accepted, verdict = accuracy_gate(fp32, int8, args.max_drop)
+        report.update(fp32=fp32.as_dict(), int8=int8.as_dict(), accepted=accepted, verdict=verdict)
+        if accepted:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(candidate, args.out)
+            report["int8_model"] = str(args.out)
+            report["int8_sha256"] = file_sha256(args.out)
+            report["int8_bytes"] = args.out.stat().st_size
+    report["seconds"] = round(time.time() - started, 1)
+    report_path = args.report or args.out.with_suffix(".quant.json")
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(report, indent=2) + "\n")
+    print(verdict)
+    if not accepted:
+        drop = 100 * (fp32.map50 - int8.map50)
+        print(
+            f"REFUSED: INT8 mAP50 is {drop:.2f} points below FP32 (limit {args.max_drop}); "
+            f"{args.out} was not written. Report: {report_path}",
+            file=sys.stderr,
+        )
+        return 2
+    size_mb = report["int8_bytes"] / 1e6
+    print(f"wrote {args.out} ({size_mb:.2f} MB, sha256 {report['int8_sha256']}); report {report_path}")
+    return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--model", type=Path, required=True, help="FP32 ONNX (ultralytics export, fixed imgsz)"
+    )
+    parser.add_argument("--calib", type=Path, required=True, help="image folder or rosbag2 folder/file")
+    parser.add_argument("--calib-topic", help="image topic when --calib is a bag")
+    parser.add_argument("--num-calib", type=int, default=200, help="calibration frames (random subset)")
+    parser.add_argument(
+        "--val", type=Path, required=True, help="labelled YOLO set: data.yaml or images folder"
+    )
+    parser.add_argument("--val-limit", type=int, help="evaluate on at most this many images")
+    parser.add_argument("--out", type=Path, required=True, help="INT8 model to write (only if it passes)")
+    parser.add_argument("--report", type=Path, help="JSON report (default: <out>.quant.json)")
+    parser.add_argument("--max-drop", type=float, default=1.0, help="largest allowed mAP50 drop, points")
+    parser.add_argument("--method", choices=("minmax", "percentile", "entropy"), default="minmax")
+    parser.add_argument("--per-tensor", action="store_true", help="per-tensor weights (default per-channel)")
+    parser.add_argument("--quantize-decode", action="store_true", help="also quantize the final decode")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

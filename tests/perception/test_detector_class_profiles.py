@@ -1,0 +1,27 @@
+from pathlib import Path
+
+import pytest
+
+from perception.detection.class_profiles import ClassProfileError, class_names, load_class_profiles
+
+
+def test_shipped_table_has_the_design_classes_in_order() -> None:
+    assert class_names() == ["person", "bicycle", "car", "traffic_cone", "box"]
+    profiles = load_class_profiles()
+    assert profiles["traffic_cone"].max_speed_mps == 0.0
+    assert profiles["person"].dynamic
+    assert all(p.safety_margin_m > 0 for p in profiles.values())
+
+
+def test_missing_field_and_bad_ids_are_named(tmp_path: Path) -> None:
+    bad = tmp_path / "c.yaml"
+    bad.write_text("classes:\n  person: {id: 0, typical_height_m: 1.7}\n")
+    with pytest.raises(ClassProfileError, match="lacks"):
+        load_class_profiles(bad)
+    entry = (
+        "{id: %d, typical_height_m: 1.0, height_range_m: [0.5, 2], typical_width_m: 1, "
+        "max_speed_mps: 0, safety_margin_m: 0.1, dynamic: false}"
+    )
+    bad.write_text(f"classes:\n  a: {entry % 0}\n  b: {entry % 2}\n")
+    with pytest.raises(ClassProfileError, match="ids must be"):
+        load_class_profiles(bad)
