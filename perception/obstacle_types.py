@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import yaml
 
 
 @dataclass(frozen=True)
@@ -144,55 +142,27 @@ class ClassProfiles:
         return class_name in self.profiles
 
 
-def _profile_from_dict(name: str, data: dict[str, Any]) -> ObstacleProfile:
-    def number(*keys: str, default: float | None = None) -> float:
-        for key in keys:
-            if key in data:
-                return float(data[key])
-        if default is None:
-            raise ValueError(f"class {name!r} in classes.yaml lacks {keys[0]!r}")
-        return default
-
-    height = number("typical_height", "height")
-    height_range = data.get("height_range")
-    if height_range is not None:
-        min_height, max_height = (float(v) for v in height_range)
-    else:
-        min_height = number("min_height", default=0.4 * height)
-        max_height = number("max_height", default=1.8 * height)
-    width = number("typical_width", "width", default=0.6)
-    return ObstacleProfile(
-        name=name,
-        height=height,
-        width=width,
-        depth=number("typical_depth", "depth", "length", default=width),
-        min_height=min_height,
-        max_height=max_height,
-        max_speed=number("max_speed"),
-        safety_margin=number("safety_margin", default=0.5),
-    )
-
-
-def class_profiles_from_dict(data: Any) -> ClassProfiles:
-    """Accepts ``{classes: {name: {...}}}``, ``{classes: [{name: ..., ...}]}`` or ``{name: {...}}``."""
-    table = data.get("classes", data) if isinstance(data, dict) else data
-    entries: list[tuple[str, dict[str, Any]]]
-    if isinstance(table, dict):
-        entries = [(str(k), v) for k, v in table.items() if isinstance(v, dict)]
-    elif isinstance(table, list):
-        entries = [(str(v["name"]), v) for v in table if isinstance(v, dict) and "name" in v]
-    else:
-        raise ValueError(f"classes table must be a mapping or a list, got {type(table).__name__}")
-    if not entries:
-        raise ValueError("classes table holds no class profiles")
-    return ClassProfiles({name: _profile_from_dict(name, entry) for name, entry in entries})
-
-
 def load_class_profiles(path: str | Path) -> ClassProfiles:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"class profile file not found: {path}")
-    try:
-        return class_profiles_from_dict(yaml.safe_load(path.read_text()))
-    except (ValueError, TypeError, KeyError, yaml.YAMLError) as exc:
-        raise ValueError(f"class profile file {path}: {exc}") from exc
+    """The obstacle view of THE class table, read by the detector's loader (one parser for the file).
+
+    The table has no depth (extent along the line of sight); the typical width stands in for it.
+    Raises ``ValueError`` (``ClassProfileError``) naming the file and the bad field.
+    """
+    from perception.detection.class_profiles import load_class_profiles as load_table
+
+    table = load_table(path)
+    return ClassProfiles(
+        {
+            name: ObstacleProfile(
+                name=name,
+                height=entry.typical_height_m,
+                width=entry.typical_width_m,
+                depth=float(getattr(entry, "typical_depth_m", entry.typical_width_m)),
+                min_height=entry.height_range_m[0],
+                max_height=entry.height_range_m[1],
+                max_speed=entry.max_speed_mps,
+                safety_margin=entry.safety_margin_m,
+            )
+            for name, entry in table.items()
+        }
+    )

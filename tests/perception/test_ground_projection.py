@@ -20,7 +20,7 @@ from perception.obstacle_types import Detection2D, load_class_profiles
 from perception.synthetic_boxes import cuboid_box
 from tests.conftest import REPO_ROOT
 
-PERSON = (0.35, 0.5, 1.7)
+PERSON = (0.5, 0.5, 1.7)  # depth = the table's typical width (its depth stand-in)
 PROFILES = load_class_profiles(REPO_ROOT / "config" / "classes.yaml")
 
 
@@ -49,7 +49,7 @@ def test_exact_boxes_land_on_the_true_footprint(centre, distortion) -> None:
     _depth, width, height = obs.size
     # Seen obliquely the box spans the near face and a side: w·cos(bearing) + d·|sin(bearing)|.
     bearing = np.arctan2(centre[1], centre[0] - rig.extrinsics.origin[0])
-    visible = 0.5 * np.cos(bearing) + 0.35 * abs(np.sin(bearing))
+    visible = 0.5 * np.cos(bearing) + 0.5 * abs(np.sin(bearing))
     assert width == pytest.approx(visible, abs=0.1)
     assert height == pytest.approx(1.7, rel=0.1)
     assert not obs.cut_bottom
@@ -105,7 +105,7 @@ def test_pitch_offset_is_used_for_the_projection() -> None:
 
 def test_box_cut_by_the_bottom_edge_uses_the_height_prior() -> None:
     rig = _rig()
-    cone = (0.3, 0.3, 0.5)
+    cone = (0.35, 0.35, 0.5)
     centre = (0.75, 0.0)  # base below the image, top visible: the bottom row is not the contact
     box = cuboid_box(rig, centre, cone)
     assert box is not None and box[3] >= rig.intrinsics.height - 1.5 and box[1] > 5

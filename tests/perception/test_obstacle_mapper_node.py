@@ -33,8 +33,8 @@ EXTRINSICS = REPO_ROOT / "config" / "extrinsics.yaml"
 CLASSES = REPO_ROOT / "config" / "classes.yaml"
 RIG = CameraRig(load_camera_info(str(CAMERA_INFO)), load_extrinsics(str(EXTRINSICS)))
 PROFILES = load_class_profiles(CLASSES)
-PERSON = (0.35, 0.5, 1.7)
-CONE = (0.3, 0.3, 0.5)
+PERSON = (0.5, 0.5, 1.7)  # depth = the table's typical width (its depth stand-in)
+CONE = (0.35, 0.35, 0.5)
 SCENE = [((4.0, 1.0), PERSON, "person"), ((8.0, -1.5), CONE, "traffic_cone"), ((12.0, 2.0), PERSON, "person")]
 
 
