@@ -45,6 +45,10 @@ class ProjectionConfig:
     height_tolerance: float = 1.3  # the class height range is widened by this factor both ways
     centre_from_near_face: bool = True  # report the footprint centre (near face + depth / 2)
     min_position_sigma: float = 0.05  # m; covariance floor
+    # Detector boxes use the edge convention (pixel i spans [i, i+1), as YOLO decoders output);
+    # the camera model puts pixel centres at integers. Subtracting half a pixel matters: at 15 m
+    # one pixel of row is ~1 m of range.
+    box_pixel_offset: float = 0.5
 
     def __post_init__(self) -> None:
         if not self.max_range > 0 or not self.pixel_sigma >= 0 or not self.height_tolerance >= 1.0:
@@ -87,7 +91,7 @@ class GroundProjector:
             return NON_FINITE
         if det.score < cfg.min_score:
             return LOW_SCORE
-        x_min, y_min, x_max, y_max = det.box
+        x_min, y_min, x_max, y_max = (v - cfg.box_pixel_offset for v in det.box)
         if x_max <= x_min or y_max <= y_min:
             return DEGENERATE_BOX
         profile = self.profiles.get(det.class_name)

@@ -55,6 +55,7 @@ PARAMS = [
     _spec("min_score", 0.25, "detections below this score are ignored", 0.0, 1.0),
     _spec("max_range", 30.0, "m; farther ground points are rejected", 1.0, 200.0),
     _spec("pixel_sigma", 1.5, "px; box-edge noise (measurement covariance)", 0.0, 20.0),
+    _spec("box_pixel_offset", 0.5, "px subtracted from box edges (0.5: pixel i spans [i, i+1))", 0.0, 1.0),
     _spec("pitch_sigma", 0.01, "rad; unmodelled body pitch (measurement covariance)", 0.0, 0.3),
     _spec("use_odom", True, "compensate ego motion with /odom when it is fresh"),
     _spec("odom_timeout", 0.5, "s; odometry further than this from a frame is ignored", 0.01, 5.0),
@@ -97,6 +98,7 @@ class ObstacleMapperNode(Node):
                 max_range=p["max_range"],
                 min_score=p["min_score"],
                 pixel_sigma=p["pixel_sigma"],
+                box_pixel_offset=p["box_pixel_offset"],
                 pitch_sigma=p["pitch_sigma"],
             ),
             TrackerConfig(

@@ -35,16 +35,18 @@ def cuboid_box(
 ) -> tuple[float, float, float, float] | None:
     """The clipped image box of a cuboid, or None when it is not (enough) in view.
 
-    Corners behind the camera make the box unbounded: treated as not in view.
+    Edge convention, as detectors report boxes: pixel i spans [i, i+1), the image [0, W] × [0, H]
+    (the camera model's pixel centres are at integers, hence the half pixel). Corners behind the
+    camera make the box unbounded: treated as not in view.
     """
     pixels, in_front = rig.project_base_points(cuboid_corners(centre_xy, size, yaw))
     if not in_front.all():
         return None
     w, h = rig.intrinsics.width, rig.intrinsics.height
-    x0, y0 = pixels.min(axis=0)
-    x1, y1 = pixels.max(axis=0)
-    x0, x1 = np.clip([x0, x1], 0.0, w - 1.0)
-    y0, y1 = np.clip([y0, y1], 0.0, h - 1.0)
+    x0, y0 = pixels.min(axis=0) + 0.5
+    x1, y1 = pixels.max(axis=0) + 0.5
+    x0, x1 = np.clip([x0, x1], 0.0, float(w))
+    y0, y1 = np.clip([y0, y1], 0.0, float(h))
     if x1 - x0 < min_visible_px or y1 - y0 < min_visible_px:
         return None
     return float(x0), float(y0), float(x1), float(y1)
@@ -62,7 +64,7 @@ def noisy_detection(
     jittered = np.asarray(box) + rng.normal(0.0, edge_sigma_px, 4)
     if image_size is not None:
         w, h = image_size
-        jittered = np.clip(jittered, 0.0, [w - 1.0, h - 1.0, w - 1.0, h - 1.0])
+        jittered = np.clip(jittered, 0.0, [w, h, w, h])
     x0, y0, x1, y1 = jittered
     return Detection2D(
         (float(min(x0, x1)), float(min(y0, y1)), float(max(x0, x1)), float(max(y0, y1))), class_name, score
