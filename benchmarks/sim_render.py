@@ -79,7 +79,9 @@ def main() -> int:
     distorted = Renderer(CameraRig(lens, ext))
     rig_setup_s = time.perf_counter() - start
     small = Renderer(CameraRig(intr.scaled(320, 240), ext))
-    night = Lighting(shadows=False, headlight=True, gain=0.5, ambient=0.6, diffuse=0.1, sky_zenith=(25, 15, 10))
+    night = Lighting(
+        shadows=False, headlight=True, gain=0.5, ambient=0.6, diffuse=0.1, sky_zenith=(25, 15, 10)
+    )
     cases = [
         ("typical street, day (10 objects, shadows, noise, truth)", renderer, Scene(objects=typical_objects()), True),
         ("same, no ground truth", renderer, Scene(objects=typical_objects()), False),

@@ -81,7 +81,10 @@ class ObstacleMapperCore:
         self.profiles = profiles
         self.projection_config = projection or ProjectionConfig()
         self.config = config or MapperConfig()
-        self.tracker = Tracker(tracker or TrackerConfig())
+        self.tracker = Tracker(
+            tracker or TrackerConfig(),
+            class_max_speed={name: p.max_speed for name, p in profiles.profiles.items()},
+        )
         self.grid = RollingGrid(grid or GridConfig())
         self.projector: GroundProjector | None = None
         self._footprint: np.ndarray | None = None

@@ -35,7 +35,8 @@ class TrackerConfig:
     gate_chi2: float = 13.8  # squared Mahalanobis gate (2 dof; 13.8 ≈ 99.9 %)
     gate_distance: float = 3.0  # m; hard gate whatever the covariance says
     accel_sigma: float = 2.0  # m/s²; white-acceleration process noise
-    initial_velocity_sigma: float = 3.0  # m/s; velocity uncertainty at birth
+    initial_velocity_sigma: float = 3.0  # m/s; velocity uncertainty at birth (upper bound)
+    min_velocity_sigma: float = 0.3  # m/s; prior floor, even for classes that never move
     max_speed: float = 20.0  # m/s; estimates are clipped to this (a physical bound, not a tuning)
     class_consistent: bool = True  # never assign a detection to a track of another class
     max_gap: float = 2.0  # s; a longer silence resets the tracker
@@ -99,6 +100,10 @@ class Tracker:
     last_time: float | None = None
     next_id: int = 1
     resets: int = 0
+    # Class → plausible top speed (m/s), from the class table: the velocity prior at birth is
+    # zero-mean with sigma = top speed / 2, so a pedestrian's range jitter is not read as a
+    # 1 m/s approach in its first half second.
+    class_max_speed: dict[str, float] = field(default_factory=dict)
 
     # -- public API ------------------------------------------------------------------------------
 
@@ -135,7 +140,7 @@ class Tracker:
         self.tracks = [t for t in self.tracks if not self._dead(t)]
         report.deleted = before - len(self.tracks)
         for oi in unmatched_obs:
-            self.tracks.append(self._birth(observations[oi], now))
+            self.tracks.append(self._birth(observations[oi], now, ego_known=ego is not None))
         report.born = len(unmatched_obs)
         return report
 
@@ -220,10 +225,15 @@ class Tracker:
         if track.hits >= self.config.birth_hits:
             track.confirmed = True
 
-    def _birth(self, obs: GroundObservation, now: float) -> Track:
+    def _birth(self, obs: GroundObservation, now: float, ego_known: bool) -> Track:
         covariance = np.zeros((4, 4))
         covariance[:2, :2] = obs.covariance
-        covariance[2:, 2:] = np.eye(2) * self.config.initial_velocity_sigma**2
+        # The class prior bounds speed over the ground; without odometry, velocities are relative
+        # to a rover of unknown speed, so only the wide prior is honest.
+        sigma = (
+            self._velocity_prior_sigma(obs.class_name) if ego_known else self.config.initial_velocity_sigma
+        )
+        covariance[2:, 2:] = np.eye(2) * sigma**2
         track = Track(
             track_id=self.next_id,
             class_name=obs.class_name,
@@ -236,6 +246,13 @@ class Tracker:
         )
         self.next_id += 1
         return track
+
+    def _velocity_prior_sigma(self, class_name: str) -> float:
+        cfg = self.config
+        top_speed = self.class_max_speed.get(class_name)
+        if top_speed is None:
+            return cfg.initial_velocity_sigma
+        return float(np.clip(top_speed / 2.0, cfg.min_velocity_sigma, cfg.initial_velocity_sigma))
 
     def _dead(self, track: Track) -> bool:
         if not track.confirmed:
