@@ -145,7 +145,7 @@ class ClassProfiles:
 def load_class_profiles(path: str | Path) -> ClassProfiles:
     """The obstacle view of THE class table, read by the detector's loader (one parser for the file).
 
-    The table has no depth (extent along the line of sight); the typical width stands in for it.
+    The table has no footprint length (extent along the line of sight); the typical width stands in.
     Raises ``ValueError`` (``ClassProfileError``) naming the file and the bad field.
     """
     from perception.detection.class_profiles import load_class_profiles as load_table
@@ -157,7 +157,7 @@ def load_class_profiles(path: str | Path) -> ClassProfiles:
                 name=name,
                 height=entry.typical_height_m,
                 width=entry.typical_width_m,
-                depth=float(getattr(entry, "typical_depth_m", entry.typical_width_m)),
+                depth=entry.typical_width_m,
                 min_height=entry.height_range_m[0],
                 max_height=entry.height_range_m[1],
                 max_speed=entry.max_speed_mps,
