@@ -49,6 +49,23 @@ def check_all(specs: Sequence[ParamSpec], values: dict[str, Any]) -> None:
         raise ParameterValueError("; ".join(problems))
 
 
+def _declare_one(node: Any, spec: ParamSpec, descriptor: Any) -> None:
+    """Declare one parameter, turning rclpy's range/type rejections into our one-line errors."""
+    from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+
+    try:
+        node.declare_parameter(spec.name, spec.default, descriptor)
+    except InvalidParameterValueException as exc:
+        # rclpy checked the descriptor range; re-check for our wording (override is private API).
+        override = getattr(node, "_parameter_overrides", {}).get(spec.name)
+        problem = spec.check(override.value) if override is not None else None
+        raise ParameterValueError(problem or f"{spec.name}: {exc}") from exc
+    except InvalidParameterTypeException as exc:
+        kind = type(spec.default).__name__
+        hint = f" (write {float(spec.default)!r}, not an integer)" if isinstance(spec.default, float) else ""
+        raise ParameterValueError(f"{spec.name} must be of type {kind}{hint}") from exc
+
+
 def declare_validated(node: Any, specs: Sequence[ParamSpec]) -> dict[str, Any]:
     """Declare ``specs`` on an rclpy node with descriptors and ranges; return the values.
 
@@ -78,7 +95,7 @@ def declare_validated(node: Any, specs: Sequence[ParamSpec]) -> dict[str, Any]:
             descriptor.integer_range = [IntegerRange(from_value=int(lo), to_value=int(hi), step=0)]
         if spec.choices is not None:
             descriptor.additional_constraints = f"one of {list(spec.choices)}"
-        node.declare_parameter(spec.name, spec.default, descriptor)
+        _declare_one(node, spec, descriptor)
     values = {spec.name: node.get_parameter(spec.name).value for spec in specs}
     check_all(specs, values)
 

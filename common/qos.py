@@ -20,9 +20,9 @@ RELIABLE_QOS = QoSProfile(
     durability=DurabilityPolicy.VOLATILE,
 )
 
-# /clock: many small messages, latest wins.
+# /clock: latest wins; reliable so that both reliable and best-effort subscribers match.
 CLOCK_QOS = QoSProfile(
-    reliability=ReliabilityPolicy.BEST_EFFORT,
+    reliability=ReliabilityPolicy.RELIABLE,
     history=HistoryPolicy.KEEP_LAST,
     depth=1,
 )

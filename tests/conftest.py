@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -39,13 +41,50 @@ def _claim_domain_id() -> int:
     raise RuntimeError("no free ROS_DOMAIN_ID in 1..100 for this test process")
 
 
+def _refresh_installed_package() -> None:
+    """Graph tests start the *installed* executables: reinstall the tree when it is newer.
+
+    `make test` always reinstalls; this keeps a plain `python -m pytest` honest too.
+    """
+    marker = Path(sys.prefix) / ".edge_rover_installed"
+    sources = [
+        p
+        for top in (
+            "common",
+            "perception",
+            "control",
+            "calibration",
+            "simulation",
+            "bags",
+            "tools",
+            "launch",
+            "config",
+        )
+        for p in (REPO_ROOT / top).rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
+    newest = max((p.stat().st_mtime for p in sources), default=0.0)
+    if marker.exists() and marker.stat().st_mtime >= newest:
+        return
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
+         "--no-build-isolation", "--force-reinstall", str(REPO_ROOT)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    marker.touch()
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if sys.prefix != sys.base_prefix and (Path(sys.prefix) / "lib" / "edge_rover").is_dir():
+        _refresh_installed_package()
     if "ROS_DOMAIN_ID_FIXED" not in os.environ:
         os.environ["ROS_DOMAIN_ID"] = str(_claim_domain_id())
     os.environ["ROS_LOG_DIR"] = tempfile.mkdtemp(prefix="edge_rover_test_roslog_")
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
-    os.environ["FASTDDS_BUILTIN_TRANSPORTS"] = "UDPv4"
+    # UDPv4 only (large buffers): killed nodes leave no shared-memory files in /dev/shm.
+    os.environ.pop("FASTDDS_BUILTIN_TRANSPORTS", None)
+    os.environ["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(REPO_ROOT / "config" / "fastdds_udp_profiles.xml")
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
 
 

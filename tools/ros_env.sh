@@ -13,3 +13,5 @@ export ROS_AUTOMATIC_DISCOVERY_RANGE=${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}
 export ROS_LOG_DIR=${ROS_LOG_DIR:-$(mktemp -d -t edge_rover_roslog.XXXXXX)}
 export PYTHONUNBUFFERED=1
 unset _er_root
+# Large images need a larger shared-memory segment and UDP buffers than Fast DDS's defaults.
+export FASTRTPS_DEFAULT_PROFILES_FILE=${FASTRTPS_DEFAULT_PROFILES_FILE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/config/fastdds_profiles.xml}

@@ -50,3 +50,4 @@ fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
   --force-reinstall "$ROOT" >/dev/null 2>"$VENV/.edge_rover_install.log" ||
   die "installing the edge_rover package failed; see $VENV/.edge_rover_install.log"
+touch "$VENV/.edge_rover_installed"

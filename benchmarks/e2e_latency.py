@@ -1,0 +1,225 @@
+"""End-to-end latency: image capture stamp → the /cmd_vel it caused, through the real graph.
+
+camera (folder of frames, looped) → detector → obstacle_mapper → controller (TwistStamped, stamp
+= capture stamp of the newest frame used), each a separate process on real DDS. A probe node
+records, per capture stamp, when its first /cmd_vel arrived, and counts the frames each stage
+saw; psutil samples CPU% and RSS per node.
+
+    python -m benchmarks.e2e_latency [--fps 15 30] [--seconds 30] [--size 640x480] [--frames DIR]
+
+Writes benchmarks/results/e2e_latency.json and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import psutil
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RESULTS = REPO_ROOT / "benchmarks" / "results" / "e2e_latency.json"
+NODES = ["camera", "detector", "obstacle_mapper", "controller"]
+
+
+def make_frames(folder: Path, count: int, width: int, height: int) -> Path:
+    """Simulator frames of a pedestrian crossing when the simulator is available, else procedural."""
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        from simulation.frames import scenario_frames
+
+        frames = scenario_frames("pedestrian_crossing", count, width, height)
+    except ImportError:
+        from tools.make_sample_bag import procedural_frame
+
+        frames = (procedural_frame(i, width, height) for i in range(count))
+    for i, frame in enumerate(frames):
+        cv2.imwrite(str(folder / f"{i:05d}.png"), frame)
+    return folder
+
+
+def start_node(name: str, params: dict[str, str], log_dir: Path) -> subprocess.Popen:
+    args = ["ros2", "run", "edge_rover", name, "--ros-args"]
+    config = REPO_ROOT / "config" / f"{name}.yaml"
+    if config.is_file():
+        args += ["--params-file", str(config)]
+    for key, value in params.items():
+        args += ["-p", f"{key}:={value}"]
+    log = open(log_dir / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(procs: dict[str, subprocess.Popen]) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> dict:
+    import rclpy
+    from geometry_msgs.msg import TwistStamped
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import Image
+    from vision_msgs.msg import Detection2DArray, Detection3DArray
+
+    from common.qos import RELIABLE_QOS, SENSOR_QOS
+    from common.ros_conversions import stamp_to_sec
+
+    rclpy.init()
+    node = rclpy.create_node("e2e_probe")
+    seen: dict[str, set[float]] = {"camera": set(), "detector": set(), "obstacle_mapper": set()}
+    first_cmd: dict[float, float] = {}
+    measuring = {"on": False}
+
+    def mark(stage: str):
+        def callback(msg) -> None:
+            if measuring["on"]:
+                seen[stage].add(round(stamp_to_sec(msg.header.stamp), 6))
+
+        return callback
+
+    def on_cmd(msg: TwistStamped) -> None:
+        stamp = round(stamp_to_sec(msg.header.stamp), 6)
+        if measuring["on"] and stamp > 0 and stamp not in first_cmd:
+            first_cmd[stamp] = node.get_clock().now().nanoseconds / 1e9
+
+    node.create_subscription(Image, "/camera/image_raw", mark("camera"), SENSOR_QOS)
+    node.create_subscription(Detection2DArray, "/detections", mark("detector"), SENSOR_QOS)
+    node.create_subscription(Detection3DArray, "/obstacles", mark("obstacle_mapper"), SENSOR_QOS)
+    node.create_subscription(TwistStamped, "/cmd_vel", on_cmd, RELIABLE_QOS)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    ps = {name: psutil.Process(p.pid) for name, p in procs.items()}
+    cpu: dict[str, list[float]] = {n: [] for n in procs}
+    rss: dict[str, float] = dict.fromkeys(procs, 0.0)
+    start = time.monotonic()
+    next_sample = start + warmup
+    while time.monotonic() - start < warmup + seconds:
+        executor.spin_once(timeout_sec=0.01)
+        if not measuring["on"] and time.monotonic() - start >= warmup:
+            measuring["on"] = True
+            for p in ps.values():
+                for q in [p, *p.children(recursive=True)]:
+                    q.cpu_percent(None)
+        if measuring["on"] and time.monotonic() >= next_sample:
+            next_sample += 1.0
+            for name, p in ps.items():
+                tree = [p, *p.children(recursive=True)]
+                cpu[name].append(sum(q.cpu_percent(None) for q in tree))
+                rss[name] = max(rss[name], sum(q.memory_info().rss for q in tree) / 2**20)
+    rclpy.try_shutdown()
+    latencies = np.array(sorted(first_cmd[s] - s for s in first_cmd if s in seen["camera"]))
+    ordered = [first_cmd[s] - s for s in sorted(first_cmd) if s in seen["camera"]]
+    third = max(1, len(ordered) // 3)
+    return {
+        "frames_published": len(seen["camera"]),
+        "frames_detected": len(seen["detector"]),
+        "frames_mapped": len(seen["obstacle_mapper"]),
+        "frames_commanded": len(latencies),
+        "latency_ms": {
+            "p50": round(float(np.percentile(latencies, 50)) * 1e3, 1) if len(latencies) else None,
+            "p99": round(float(np.percentile(latencies, 99)) * 1e3, 1) if len(latencies) else None,
+            "max": round(float(latencies.max()) * 1e3, 1) if len(latencies) else None,
+            "first_third_p50": round(float(np.median(ordered[:third])) * 1e3, 1) if ordered else None,
+            "last_third_p50": round(float(np.median(ordered[-third:])) * 1e3, 1) if ordered else None,
+        },
+        "cpu_percent_mean": {n: round(float(np.mean(v)), 1) if v else None for n, v in cpu.items()},
+        "peak_rss_mb": {n: round(v, 1) for n, v in rss.items()},
+    }
+
+
+def run_once(fps: float, seconds: float, frames: Path, size: tuple[int, int], model: str | None) -> dict:
+    log_dir = Path(tempfile.mkdtemp(prefix="e2e_logs_"))
+    camera = {
+        "source": str(frames),
+        "fps": str(float(fps)),
+        "loop": "true",
+        "width": str(size[0]),
+        "height": str(size[1]),
+    }
+    detector = {"model_path": model} if model else {}
+    procs = {
+        "camera": start_node("camera", camera, log_dir),
+        "detector": start_node("detector", detector, log_dir),
+        "obstacle_mapper": start_node("obstacle_mapper", {}, log_dir),
+        "controller": start_node("controller", {"cmd_vel_stamped": "true"}, log_dir),
+    }
+    try:
+        result = probe(seconds, warmup=5.0, procs=procs)
+    finally:
+        stop(procs)
+    dead = {n: p.returncode for n, p in procs.items() if p.returncode not in (0, -2, None)}
+    result["fps"] = fps
+    result["logs"] = str(log_dir)
+    if dead:
+        result["errors"] = dead
+    return result
+
+
+def print_table(results: list[dict]) -> None:
+    print("| input FPS | frames published | detected | mapped | commanded | p50 ms | p99 ms | max ms | "
+          "p50 first→last third | CPU% camera/det/map/ctrl | peak RSS MB (sum) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        lat = r["latency_ms"]
+        cpu = "/".join(str(r["cpu_percent_mean"][n]) for n in NODES)
+        rss = sum(r["peak_rss_mb"].values())
+        print(
+            f"| {r['fps']:.0f} | {r['frames_published']} | {r['frames_detected']} | {r['frames_mapped']} | "
+            f"{r['frames_commanded']} | {lat['p50']} | {lat['p99']} | {lat['max']} | "
+            f"{lat['first_third_p50']}→{lat['last_third_p50']} | {cpu} | {rss:.0f} |"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--fps", type=float, nargs="+", default=[15.0, 30.0])
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--size", default="640x480")
+    parser.add_argument("--frames", type=Path, help="folder of frames (default: rendered by the simulator)")
+    parser.add_argument("--model", help="detector model_path (default: the detector's config)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    size = tuple(int(v) for v in args.size.split("x"))
+    frames = args.frames or make_frames(Path(tempfile.mkdtemp(prefix="e2e_frames_")), 150, *size)
+    results = [run_once(fps, args.seconds, frames, size, args.model) for fps in args.fps]
+    report = {
+        "benchmark": "e2e_latency",
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+        },
+        "parameters": {
+            "seconds": args.seconds,
+            "size": args.size,
+            "model": args.model or "config/detector.yaml",
+        },
+        "results": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print_table(results)
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""Pieces shared by the launch files: the pipeline nodes with their per-node params files."""
+
+from __future__ import annotations
+
+import os
+
+from ament_index_python.packages import get_package_prefix, get_package_share_directory
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+PACKAGE = "edge_rover"
+
+# Perception → control, in graph order. Each gets config/<name>.yaml when it exists.
+PIPELINE = ["detector", "obstacle_mapper", "controller"]
+
+
+def config_path(name: str) -> str:
+    return os.path.join(get_package_share_directory(PACKAGE), "config", name)
+
+
+def installed(executable: str) -> bool:
+    return os.path.isfile(os.path.join(get_package_prefix(PACKAGE), "lib", PACKAGE, executable))
+
+
+def node_params(name: str, extra: dict | None = None) -> list:
+    params: list = []
+    path = config_path(f"{name}.yaml")
+    if os.path.isfile(path):
+        params.append(path)
+    if extra:
+        params.append(extra)
+    return params
+
+
+def pipeline_nodes(use_sim_time: LaunchConfiguration | bool, names: list[str] | None = None) -> list[Node]:
+    """The perception/control nodes that are installed (parts not built yet are left out)."""
+    nodes = []
+    for name in names or PIPELINE:
+        if not installed(name):
+            continue
+        nodes.append(
+            Node(
+                package=PACKAGE,
+                executable=name,
+                name=name,
+                output="screen",
+                emulate_tty=True,
+                parameters=node_params(name, {"use_sim_time": use_sim_time}),
+            )
+        )
+    return nodes
+
+
+def rviz_node(condition_arg: str = "rviz") -> Node:
+    """RViz with the committed config (only where rviz2 is installed, e.g. on a ROS desktop)."""
+    return Node(
+        package="rviz2",
+        executable="rviz2",
+        arguments=["-d", os.path.join(get_package_share_directory(PACKAGE), "rviz", "edge_rover.rviz")],
+        condition=IfCondition(LaunchConfiguration(condition_arg)),
+        output="screen",
+    )

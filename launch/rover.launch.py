@@ -1,0 +1,47 @@
+"""The rover: camera + perception + control on live hardware (e.g. a Jetson).
+
+ros2 launch edge_rover rover.launch.py [camera_source:=0 camera_info_url:=... use_sim_time:=false rviz:=false]
+"""
+
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+from common.launch_helpers import PACKAGE, node_params, pipeline_nodes, rviz_node
+from launch import LaunchDescription
+
+
+def generate_launch_description() -> LaunchDescription:
+    use_sim_time = LaunchConfiguration("use_sim_time")
+    args = [
+        DeclareLaunchArgument(
+            "camera_source",
+            default_value="0",
+            description="device index, /dev/videoN, GStreamer pipeline, video file or image folder",
+        ),
+        DeclareLaunchArgument(
+            "camera_info_url",
+            default_value="package://edge_rover/config/camera_info.yaml",
+            description="camera_info YAML from calibration",
+        ),
+        DeclareLaunchArgument("camera_fps", default_value="30.0", description="camera frame rate"),
+        DeclareLaunchArgument("use_sim_time", default_value="false", description="run on /clock"),
+        DeclareLaunchArgument("rviz", default_value="false", description="start RViz"),
+    ]
+    camera = Node(
+        package=PACKAGE,
+        executable="camera",
+        name="camera",
+        output="screen",
+        emulate_tty=True,
+        parameters=node_params(
+            "camera",
+            {
+                "source": LaunchConfiguration("camera_source"),
+                "camera_info_url": LaunchConfiguration("camera_info_url"),
+                "fps": LaunchConfiguration("camera_fps"),
+                "use_sim_time": use_sim_time,
+            },
+        ),
+    )
+    return LaunchDescription([*args, camera, *pipeline_nodes(use_sim_time), rviz_node()])

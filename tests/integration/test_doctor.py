@@ -1,0 +1,79 @@
+"""doctor: pure checks on synthetic snapshots, and the real CLI against a real (broken) graph."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from common.graph import TOPICS
+from tests.ros_helpers import running_process, spin_until
+from tools.doctor_checks import (
+    Endpoint,
+    GraphSnapshot,
+    check_camera_info,
+    check_qos,
+    check_sim_time,
+    check_topic,
+)
+
+
+def test_qos_mismatch_is_reported_with_the_fix() -> None:
+    pub = Endpoint("/camera", "sensor_msgs/msg/Image", reliable=False)
+    sub = Endpoint("/my_viewer", "sensor_msgs/msg/Image", reliable=True)
+    [result] = check_qos("/camera/image_raw", [pub], [sub])
+    assert not result.ok and "never match" in result.what and "BEST_EFFORT" in result.fix
+    assert check_qos("/camera/image_raw", [pub], [Endpoint("/det", "sensor_msgs/msg/Image", False)]) == []
+
+
+def test_missing_publisher_and_optional_topics() -> None:
+    snap = GraphSnapshot()
+    [result] = check_topic(TOPICS["/detections"], snap)
+    assert not result.ok and "detector" in result.fix
+    assert check_topic(TOPICS["/sim/ground_truth"], snap) == []
+
+
+def test_camera_info_size_mismatch() -> None:
+    snap = GraphSnapshot(image_size=(640, 480), camera_info_size=(1280, 720))
+    [result] = check_camera_info(snap)
+    assert not result.ok and "1280x720" in result.what
+
+
+def test_sim_time_without_clock_fails() -> None:
+    snap = GraphSnapshot(use_sim_time={"/detector": True})
+    [result] = check_sim_time(snap)
+    assert not result.ok and "/clock" in result.what
+    snap.publishers["/clock"] = [Endpoint("/sim", "rosgraph_msgs/msg/Clock", True)]
+    assert check_sim_time(snap)[0].ok
+
+
+@pytest.mark.ros
+def test_doctor_finds_a_reliable_subscriber_on_best_effort_images(ros_context, tmp_path: Path) -> None:
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import Image
+
+    from common.qos import RELIABLE_QOS
+
+    cv2.imwrite(str(tmp_path / "0.png"), np.zeros((240, 320, 3), np.uint8))
+    node = rclpy.create_node("my_viewer", context=ros_context)
+    got: list[Image] = []
+    node.create_subscription(Image, "/camera/image_raw", got.append, RELIABLE_QOS)  # the classic mistake
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(node)
+    cmd = ["ros2", "run", "edge_rover", "camera", "--ros-args", "-p", f"source:={tmp_path}",
+           "-p", "width:=320", "-p", "height:=240", "-p", "loop:=true", "-p", "fps:=10.0"]  # fmt: skip
+    with running_process(cmd):
+        spin_until(executor, lambda: False, timeout_s=1.5)
+        doctor = subprocess.Popen(
+            [sys.executable, "-m", "tools.doctor", "--listen", "2.5"], stdout=subprocess.PIPE, text=True
+        )
+        spin_until(executor, lambda: doctor.poll() is not None, timeout_s=30)
+        output = doctor.communicate(timeout=10)[0]
+    assert doctor.returncode == 1, output
+    assert "/my_viewer subscribes RELIABLE but /camera publishes BEST_EFFORT" in output, output
+    assert "[PASS] camera_info matches the images (320x240)" in output, output
+    assert "[FAIL] /detections: no publisher" in output
+    assert not got, "a reliable subscriber must not have received best-effort images"

@@ -1,0 +1,168 @@
+"""`doctor` checks as pure functions over a snapshot of the running graph (no rclpy here).
+
+Each check returns pass/fail lines with the fix, for the user who says "nothing happens".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from common.graph import TOPICS, TopicSpec
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    node: str
+    type_name: str
+    reliable: bool
+    transient_local: bool = False
+
+
+@dataclass
+class GraphSnapshot:
+    publishers: dict[str, list[Endpoint]] = field(default_factory=dict)
+    subscribers: dict[str, list[Endpoint]] = field(default_factory=dict)
+    image_size: tuple[int, int] | None = None  # (width, height) of /camera/image_raw
+    camera_info_size: tuple[int, int] | None = None
+    diagnostics: dict[str, tuple[int, str, dict[str, str]]] = field(
+        default_factory=dict
+    )  # name → level, msg, kv
+    use_sim_time: dict[str, bool] = field(default_factory=dict)  # node → parameter value
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    what: str
+    fix: str = ""
+
+    def line(self) -> str:
+        mark = "PASS" if self.ok else "FAIL"
+        return f"[{mark}] {self.what}" + (f"\n       fix: {self.fix}" if self.fix and not self.ok else "")
+
+
+def check_topic(spec: TopicSpec, snap: GraphSnapshot) -> list[CheckResult]:
+    pubs = snap.publishers.get(spec.name, [])
+    subs = snap.subscribers.get(spec.name, [])
+    if not pubs:
+        if spec.optional:
+            return []
+        return [
+            CheckResult(
+                False,
+                f"{spec.name}: no publisher ({len(subs)} subscriber(s))",
+                f"start the node that publishes it ({spec.publisher}); check its log for a start-up error",
+            )
+        ]
+    results = [CheckResult(True, f"{spec.name}: {len(pubs)} publisher(s), {len(subs)} subscriber(s)")]
+    wrong_types = sorted({e.type_name for e in pubs + subs} - {spec.type_name})
+    if wrong_types and spec.name != "/cmd_vel":  # /cmd_vel may be TwistStamped by parameter
+        results.append(
+            CheckResult(
+                False,
+                f"{spec.name}: type {wrong_types} seen, expected {spec.type_name}",
+                "publishers and subscribers of one topic must agree on its type",
+            )
+        )
+    results.extend(check_qos(spec.name, pubs, subs))
+    return results
+
+
+def check_qos(topic: str, pubs: list[Endpoint], subs: list[Endpoint]) -> list[CheckResult]:
+    """A RELIABLE subscriber never receives from a BEST_EFFORT publisher — silently."""
+    results = []
+    for sub in subs:
+        for pub in pubs:
+            if sub.reliable and not pub.reliable:
+                results.append(
+                    CheckResult(
+                        False,
+                        f"{topic}: {sub.node} subscribes RELIABLE but {pub.node} publishes BEST_EFFORT "
+                        "— they never match",
+                        f"make {sub.node} subscribe with BEST_EFFORT (sensor data QoS)",
+                    )
+                )
+            if sub.transient_local and not pub.transient_local:
+                results.append(
+                    CheckResult(
+                        False,
+                        f"{topic}: {sub.node} wants TRANSIENT_LOCAL but {pub.node} is VOLATILE",
+                        f"make {sub.node} subscribe VOLATILE",
+                    )
+                )
+    return results
+
+
+def check_camera_info(snap: GraphSnapshot) -> list[CheckResult]:
+    if snap.image_size is None:
+        return [
+            CheckResult(False, "no image received on /camera/image_raw", "is the camera/sim/bag running?")
+        ]
+    if snap.camera_info_size is None:
+        return [
+            CheckResult(
+                False,
+                "no /camera/camera_info received",
+                "give the camera node a camera_info_url (see README: calibration)",
+            )
+        ]
+    if snap.image_size != snap.camera_info_size:
+        return [
+            CheckResult(
+                False,
+                f"camera_info is {snap.camera_info_size[0]}x{snap.camera_info_size[1]} but images are "
+                f"{snap.image_size[0]}x{snap.image_size[1]}",
+                "calibrate at the published resolution or set the camera's width/height to match",
+            )
+        ]
+    return [CheckResult(True, f"camera_info matches the images ({snap.image_size[0]}x{snap.image_size[1]})")]
+
+
+def check_diagnostics(snap: GraphSnapshot) -> list[CheckResult]:
+    """Every node's own /diagnostics: OK is a pass; WARN/ERROR/STALE is a fail with its message."""
+    if not snap.diagnostics:
+        return [CheckResult(False, "no /diagnostics received", "are the nodes running?")]
+    results = []
+    for name, (level, message, values) in sorted(snap.diagnostics.items()):
+        figures = ", ".join(
+            f"{k}={v}" for k, v in values.items() if any(w in k for w in ("latency", "drop", "sha256", "fps"))
+        )
+        detail = f"{name}: {message}" + (f" ({figures})" if figures else "")
+        results.append(CheckResult(level == 0, detail, "see that node's log for the reason"))
+    return results
+
+
+def check_sim_time(snap: GraphSnapshot) -> list[CheckResult]:
+    has_clock = bool(snap.publishers.get("/clock"))
+    results = []
+    for node, sim_time in sorted(snap.use_sim_time.items()):
+        if sim_time and not has_clock:
+            results.append(
+                CheckResult(
+                    False,
+                    f"{node} has use_sim_time=true but nobody publishes /clock — its time stands still",
+                    "start the simulator or bag replay, or set use_sim_time:=false",
+                )
+            )
+        elif not sim_time and has_clock:
+            results.append(
+                CheckResult(
+                    False,
+                    f"{node} runs on wall time while /clock is published — stamps will not match",
+                    "launch it with use_sim_time:=true",
+                )
+            )
+    if not results and snap.use_sim_time:
+        mode = "sim time (/clock)" if has_clock else "wall time"
+        results.append(CheckResult(True, f"all {len(snap.use_sim_time)} nodes agree on {mode}"))
+    return results
+
+
+def run_checks(snap: GraphSnapshot) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    for spec in TOPICS.values():
+        results.extend(check_topic(spec, snap))
+    results.extend(check_camera_info(snap))
+    results.extend(check_diagnostics(snap))
+    results.extend(check_sim_time(snap))
+    return results
