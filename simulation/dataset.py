@@ -3,7 +3,7 @@
 Layout under ``--out``::
 
     images/{train,val}/000000.jpg   labels/{train,val}/000000.txt   data.yaml
-    contact_sheet.png   stats.json
+    contact_sheet.png   stats.json   meta_{train,val}.jsonl (conditions + every object's truth)
 
 Label lines are ``class cx cy w h`` (normalized), boxes tight on the visible pixels. Every image
 is a function of (seed, split, index) only, so any single frame can be regenerated.
@@ -25,7 +25,8 @@ from calibration.calibration_io import load_camera_info, load_extrinsics
 from calibration.camera_model import CameraRig
 from simulation.classes import CLASS_NAMES
 from simulation.randomize import jittered_rig, random_scene
-from simulation.renderer import ObjectTruth, Renderer
+from simulation.renderer import ObjectTruth, Renderer, RenderResult
+from simulation.scene import Scene
 
 SPLITS = {"train": 0, "val": 1}
 RIG_POOL = 16  # jittered camera mounts per export (their ray maps are computed once each)
@@ -80,12 +81,37 @@ def rig_pool(base: CameraRig, seed: int, size: int = RIG_POOL) -> list[CameraRig
     return [base, *(jittered_rig(base, rng) for _ in range(size - 1))]
 
 
-def render_sample(renderers: list[Renderer], seed: int, split: str, index: int):
-    """One (image, truths) pair; a pure function of (seed, split, index) and the rig pool."""
+def render_sample(renderers: list[Renderer], seed: int, split: str, index: int) -> tuple[RenderResult, dict]:
+    """One rendered sample and its metadata; a pure function of (seed, split, index) and the rig pool."""
     rng = np.random.default_rng([seed, SPLITS[split], index])
     renderer = renderers[int(rng.integers(len(renderers)))]
     scene = random_scene(rng, renderer.rig)
-    return renderer.render(scene)
+    result = renderer.render(scene)
+    return result, sample_metadata(scene, renderer, result)
+
+
+def sample_metadata(scene: Scene, renderer: Renderer, result: RenderResult) -> dict:
+    """Conditions of one image (for per-condition evaluation: night, fog, distance, occlusion…)."""
+    ext = renderer.rig.extrinsics
+    return {
+        "ground": scene.ground_kind,
+        "lighting": scene.lighting.name,
+        "camera_height_m": round(ext.translation[2], 3),
+        "camera_pitch_rad": round(ext.rotation_rpy[1], 4),
+        "noise_sigma": round(scene.noise_sigma, 2),
+        "motion_blur_px": round(scene.motion_blur_px, 2),
+        "objects": [
+            {
+                "class": t.class_name,
+                "bbox": list(t.bbox),
+                "distance_m": round(float(np.hypot(*t.position[:2])), 2),
+                "occlusion": round(t.occlusion, 3),
+                "truncated": t.truncated,
+                "visible_pixels": t.visible_pixels,
+            }
+            for t in result.truth
+        ],
+    }
 
 
 def export(
@@ -114,10 +140,12 @@ def export(
         label_dir.mkdir(parents=True, exist_ok=True)
         per_class = np.zeros(len(CLASS_NAMES), dtype=int)
         empty = 0
+        meta_file = (out / f"meta_{split}.jsonl").open("w")
         for index in tqdm(range(count), desc=f"render {split}", unit="img"):
-            result = render_sample(renderers, seed, split, index)
+            result, meta = render_sample(renderers, seed, split, index)
             lines = yolo_lines(result.truth, width, height, label_filter)
             name = f"{index:06d}"
+            meta_file.write(json.dumps({"image": f"images/{split}/{name}.jpg", **meta}) + "\n")
             cv2.imwrite(str(image_dir / f"{name}.jpg"), result.image, [cv2.IMWRITE_JPEG_QUALITY, 92])
             (label_dir / f"{name}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
             for line in lines:
@@ -125,6 +153,7 @@ def export(
             empty += not lines
             if split == "train" and len(sheet) < sheet_count:
                 sheet.append(draw_labels(result.image, lines))
+        meta_file.close()
         stats["splits"][split] = {
             "images": count,
             "images_without_labels": empty,

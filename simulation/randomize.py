@@ -39,6 +39,7 @@ def random_lighting(rng: np.random.Generator, kind: str | None = None) -> Lighti
     blue_sky = np.array([rng.uniform(190, 245), rng.uniform(120, 165), rng.uniform(60, 110)])
     if kind == "day":
         return Lighting(
+            name=kind,
             sun_azimuth=az,
             sun_elevation=float(rng.uniform(0.3, 1.3)),
             ambient=float(rng.uniform(0.4, 0.6)),
@@ -52,30 +53,35 @@ def random_lighting(rng: np.random.Generator, kind: str | None = None) -> Lighti
     if kind == "overcast":
         grey = rng.uniform(160, 220)
         return Lighting(
+            name=kind,
             sun_azimuth=az, sun_elevation=1.2, ambient=0.85, diffuse=0.15, gain=float(rng.uniform(0.8, 1.05)),
             tint=tuple(rng.uniform(0.95, 1.05, 3)), sky_zenith=(grey, grey, grey - 5),
             sky_horizon=(grey + 15, grey + 15, grey + 10), shadows=False, haze=float(rng.uniform(0.4, 0.8)),
         )  # fmt: skip
     if kind == "dusk":
         return Lighting(
+            name=kind,
             sun_azimuth=az, sun_elevation=float(rng.uniform(0.08, 0.25)), ambient=0.45, diffuse=0.5,
             gain=float(rng.uniform(0.55, 0.8)), tint=(0.8, 0.95, 1.15), sky_zenith=(140.0, 90.0, 70.0),
             sky_horizon=(120.0, 170.0, 240.0), haze=0.5,
         )  # fmt: skip
     if kind == "night":
         return Lighting(
+            name=kind,
             sun_azimuth=az, sun_elevation=0.5, ambient=0.6, diffuse=0.1, gain=float(rng.uniform(0.35, 0.6)),
             tint=(1.1, 1.0, 0.9), sky_zenith=(25.0, 15.0, 10.0), sky_horizon=(45.0, 35.0, 30.0),
             shadows=False, headlight=True, haze=0.7,
         )  # fmt: skip
     if kind == "fog":
         return Lighting(
+            name=kind,
             sun_azimuth=az, sun_elevation=1.0, ambient=0.8, diffuse=0.2, gain=1.0,
             contrast=float(rng.uniform(0.35, 0.6)), sky_zenith=(200.0, 200.0, 200.0),
             sky_horizon=(215.0, 215.0, 215.0), shadows=False, haze=1.0,
         )  # fmt: skip
     wall = rng.uniform(120, 210)  # indoor: the "sky" is a far wall
     return Lighting(
+        name=kind,
         sun_azimuth=az, sun_elevation=1.4, ambient=0.75, diffuse=0.25, gain=float(rng.uniform(0.75, 1.1)),
         tint=(1.0, 1.0, float(rng.uniform(0.95, 1.15))), sky_zenith=(wall - 30, wall - 30, wall - 25),
         sky_horizon=(wall, wall, wall - 10), shadows=bool(rng.random() < 0.3), haze=0.2,
@@ -119,11 +125,14 @@ def random_scene(rng: np.random.Generator, rig: CameraRig) -> Scene:
             x, y = distance * np.cos(bearing), distance * np.sin(bearing)
         if x < (4.0 if kind == "car" else 1.2):
             continue
+        size = _random_size(kind, rng)
+        if _overlaps(objects, x, y, size):  # two things never share the same ground
+            continue
         walking = float(rng.uniform(0.3, 1.0)) if kind == "person" and rng.random() < 0.7 else 0.0
         objects.append(
             SceneObject(
                 kind=kind, x=float(x), y=float(y), yaw=float(rng.uniform(-np.pi, np.pi)),
-                size=_random_size(kind, rng), seed=int(rng.integers(1 << 30)),
+                size=size, seed=int(rng.integers(1 << 30)),
                 gait_phase=float(rng.uniform(0, 2 * np.pi)), walking=walking,
             )
         )  # fmt: skip
@@ -169,6 +178,16 @@ def random_scene(rng: np.random.Generator, rig: CameraRig) -> Scene:
         defocus=float(rng.uniform(0.4, 1.0)) if rng.random() < 0.3 else 0.0,
         frame_seed=int(rng.integers(1 << 30)),
     )
+
+
+def _overlaps(objects: list[SceneObject], x: float, y: float, size: tuple[float, float, float]) -> bool:
+    """Footprint discs (half the diagonal) of a new object and any existing one intersect."""
+    radius = 0.5 * float(np.hypot(size[0], size[1]))
+    for obj in objects:
+        other = 0.5 * float(np.hypot(obj.dims[0], obj.dims[1]))
+        if np.hypot(obj.x - x, obj.y - y) < 0.8 * (radius + other):
+            return True
+    return False
 
 
 def _random_decals(rng: np.random.Generator, ground: str) -> list[GroundDecal]:

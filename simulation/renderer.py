@@ -234,7 +234,10 @@ class Renderer:
 
     # -- public ----------------------------------------------------------------------------
 
-    def render(self, scene: Scene, with_truth: bool = True) -> RenderResult:
+    def render(self, scene: Scene, with_truth: bool = True, with_image: bool = True) -> RenderResult:
+        """Render ``scene``. ``with_image=False`` draws only the id buffer (ground truth, fast)."""
+        if not with_image:
+            return self._render_ids(scene, with_truth)
         image = self._ground(scene)
         id_buffer = np.zeros((self.height, self.width), dtype=np.uint16)
         lighting = scene.lighting
@@ -252,6 +255,17 @@ class Renderer:
         truth = self._truth(scene, projected, id_buffer) if with_truth else []
         image = self._post(image, scene)
         return RenderResult(image, truth, id_buffer)
+
+    def _render_ids(self, scene: Scene, with_truth: bool) -> RenderResult:
+        id_buffer = np.zeros((self.height, self.width), dtype=np.uint16)
+        projected = []
+        for obj_index, mesh, rot, trans in self._pose_objects(scene):
+            polys, colours = self._object_polygons(mesh, rot, trans, scene)
+            projected.append((obj_index, polys, colours))
+            for poly in polys:
+                cv2.fillPoly(id_buffer, [poly], obj_index + 1, cv2.LINE_8, SUBPIXEL_BITS)
+        truth = self._truth(scene, projected, id_buffer) if with_truth else []
+        return RenderResult(np.zeros((0, 0, 3), dtype=np.uint8), truth, id_buffer)
 
     # -- ground and sky -------------------------------------------------------------------
 
@@ -354,7 +368,9 @@ class Renderer:
         if not faces:
             return [], np.zeros((0, 3))
         if self._distorted:
-            faces = [_densify(f, 4) for f in faces]
+            # Straight 3D edges bend under distortion: subdivide the faces that are large on screen.
+            fx = self.rig.intrinsics.fx
+            faces = [_densify(f, 4) if _screen_span(f) * fx > 24.0 else f for f in faces]
         counts = [len(f) for f in faces]
         pixels, _ = self.rig.intrinsics.project(np.concatenate(faces))
         fixed = np.round(pixels * (1 << SUBPIXEL_BITS)).astype(np.int32)
@@ -469,9 +485,6 @@ class Renderer:
         self, scene: Scene, projected: list[tuple[int, list[np.ndarray], np.ndarray]], id_buffer: np.ndarray
     ) -> list[ObjectTruth]:
         truths = []
-        px, py, pyaw = scene.rover_pose
-        c, s = np.cos(-pyaw), np.sin(-pyaw)
-        speed, yaw_rate = scene.rover_velocity
         for obj_index, polys, _ in projected:
             obj = scene.objects[obj_index]
             if not obj.labelled or not polys:
@@ -495,28 +508,9 @@ class Renderer:
             rows = np.nonzero(visible_mask.any(axis=1))[0]
             cols = np.nonzero(visible_mask.any(axis=0))[0]
             bbox = (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1)
-            dx, dy = obj.x - px, obj.y - py
-            bx, by = c * dx - s * dy, s * dx + c * dy
-            vx, vy = obj.velocity
-            vbx, vby = c * vx - s * vy, s * vx + c * vy
-            # Seen from the rover: subtract its own motion (v along x, rotation about z).
-            rel = (vbx - speed + yaw_rate * by, vby - yaw_rate * bx, 0.0)
-            size = obj.dims
             truths.append(
-                ObjectTruth(
-                    object_index=obj_index,
-                    class_id=CLASS_IDS[obj.kind],
-                    class_name=obj.kind,
-                    bbox=bbox,
-                    visible_pixels=visible,
-                    silhouette_pixels=full,
-                    occlusion=float(max(0.0, 1.0 - visible / full)),
-                    truncated=truncated,
-                    position=(float(bx), float(by), size[2] / 2.0),
-                    size=size,
-                    yaw=float(np.arctan2(np.sin(obj.yaw - pyaw), np.cos(obj.yaw - pyaw))),
-                    velocity=(float(vbx), float(vby), 0.0),
-                    relative_velocity=tuple(float(v) for v in rel),
+                object_state_truth(
+                    scene, obj_index, bbox, visible, full, float(max(0.0, 1.0 - visible / full)), truncated
                 )
             )
         return truths
@@ -539,6 +533,63 @@ class Renderer:
             pos, neg = bank[scene.frame_seed % len(bank)]
             image = cv2.subtract(cv2.add(image, pos), neg)
         return image
+
+
+def object_state_truth(
+    scene: Scene,
+    obj_index: int,
+    bbox: tuple[int, int, int, int] = (0, 0, 0, 0),
+    visible: int = 0,
+    silhouette: int = 0,
+    occlusion: float = 1.0,
+    truncated: bool = False,
+) -> ObjectTruth:
+    """The 3D truth of ``scene.objects[obj_index]`` in base_link (+ the given image measurements).
+
+    With the defaults it describes an object the camera does not see (no pixels, occlusion 1).
+    """
+    obj = scene.objects[obj_index]
+    px, py, pyaw = scene.rover_pose
+    c, s = np.cos(-pyaw), np.sin(-pyaw)
+    speed, yaw_rate = scene.rover_velocity
+    dx, dy = obj.x - px, obj.y - py
+    bx, by = c * dx - s * dy, s * dx + c * dy
+    vx, vy = obj.velocity
+    vbx, vby = c * vx - s * vy, s * vx + c * vy
+    # Seen from the rover: subtract its own motion (v along x, rotation about z).
+    rel = (vbx - speed + yaw_rate * by, vby - yaw_rate * bx, 0.0)
+    size = obj.dims
+    return ObjectTruth(
+        object_index=obj_index,
+        class_id=CLASS_IDS[obj.kind],
+        class_name=obj.kind,
+        bbox=bbox,
+        visible_pixels=visible,
+        silhouette_pixels=silhouette,
+        occlusion=occlusion,
+        truncated=truncated,
+        position=(float(bx), float(by), size[2] / 2.0),
+        size=size,
+        yaw=float(np.arctan2(np.sin(obj.yaw - pyaw), np.cos(obj.yaw - pyaw))),
+        velocity=(float(vbx), float(vby), 0.0),
+        relative_velocity=tuple(float(v) for v in rel),
+    )
+
+
+def world_truth(scene: Scene, seen: list[ObjectTruth]) -> list[ObjectTruth]:
+    """Every labelled object in the world: the camera's measurements where it sees it, else none."""
+    by_index = {t.object_index: t for t in seen}
+    return [
+        by_index.get(index) or object_state_truth(scene, index)
+        for index, obj in enumerate(scene.objects)
+        if obj.labelled and obj.visible
+    ]
+
+
+def _screen_span(poly: np.ndarray) -> float:
+    """Extent of an optical-frame polygon in normalized image coordinates (×fx = pixels)."""
+    normalized = poly[:, :2] / poly[:, 2:3]
+    return float(np.ptp(normalized, axis=0).max())
 
 
 def _densify(poly: np.ndarray, pieces: int) -> np.ndarray:

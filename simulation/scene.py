@@ -26,6 +26,7 @@ class Lighting:
     shadows: bool = True
     headlight: bool = False  # night: the rover's own lamp lights the ground ahead
     haze: float = 0.4  # 0..1 blend of far ground into the horizon colour
+    name: str = "day"  # which preset made it (dataset metadata)
 
     @property
     def sun_direction(self) -> np.ndarray:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 import yaml
 
 from simulation.__main__ import main
 from simulation.classes import CLASS_NAMES
 from simulation.dataset import parse_imgsz
+from simulation.randomize import LIGHTING_KINDS
 
 
 def test_render_cli_writes_a_yolo_dataset(tmp_path: Path) -> None:
@@ -34,6 +37,8 @@ def test_render_cli_writes_a_yolo_dataset(tmp_path: Path) -> None:
             boxes += 1
     assert boxes > 0
     assert cv2.imread(str(out / "contact_sheet.png")) is not None
+    meta = [json.loads(line) for line in (out / "meta_train.jsonl").read_text().splitlines()]
+    assert len(meta) == 5 and all(m["lighting"] in LIGHTING_KINDS for m in meta)
     # Same seed → the same dataset.
     again = tmp_path / "again"
     main(["render", "--out", str(again), "--train", "2", "--val", "0", "--imgsz", "320x240", "--seed", "3"])
@@ -52,3 +57,11 @@ def test_parse_imgsz(text: str, size: tuple[int, int]) -> None:
 def test_parse_imgsz_rejects_bad_sizes(text: str) -> None:
     with pytest.raises(ValueError, match="imgsz"):
         parse_imgsz(text)
+
+
+def test_scenario_frames_iterates_the_scenario_at_the_asked_size() -> None:
+    from simulation.frames import scenario_frames
+
+    frames = list(scenario_frames("pedestrian_crossing", 3, 320, 240))
+    assert len(frames) == 3 and all(f.shape == (240, 320, 3) and f.dtype == np.uint8 for f in frames)
+    assert not np.array_equal(frames[0], frames[2])  # the rover moves

@@ -115,3 +115,14 @@ def test_velocity_ground_truth_is_in_base_link(renderer: Renderer) -> None:
     assert truth.position[:2] == pytest.approx((8.0, 0.0), abs=1e-9)
     assert truth.velocity[:2] == pytest.approx((1.0, 0.0), abs=1e-9)
     assert truth.relative_velocity[:2] == pytest.approx((-1.0, 0.0), abs=1e-9)
+
+
+def test_world_truth_lists_unseen_objects_with_no_pixels(renderer: Renderer) -> None:
+    from simulation.renderer import world_truth
+
+    scene = Scene(lighting=FLAT, objects=[SceneObject("car", -6.0, 0.0), SceneObject("box", 6.0, 0.0)])
+    truths = world_truth(scene, renderer.render(scene).truth)
+    by_class = {t.class_name: t for t in truths}
+    assert by_class["car"].visible_pixels == 0 and by_class["car"].occlusion == 1.0
+    assert by_class["car"].position[:2] == pytest.approx((-6.0, 0.0))
+    assert by_class["box"].visible_pixels > 0

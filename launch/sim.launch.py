@@ -1,0 +1,63 @@
+"""Closed loop in the simulator: the sim node renders a scenario on sim time and obeys /cmd_vel;
+the perception and control nodes that are installed run on sim time (parts not built yet are
+left out, so the sim alone still runs and drives at cruise speed).
+
+    ros2 launch edge_rover sim.launch.py scenario:=pedestrian_crossing \
+        [real_time_factor:=1.0 lock_step:=false end_action:=hold metrics_path:= pipeline:=true rviz:=false]
+"""
+
+from launch.actions import DeclareLaunchArgument, EmitEvent, GroupAction, RegisterEventHandler
+from launch.conditions import IfCondition
+from launch.event_handlers import OnProcessExit
+from launch.events import Shutdown
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
+
+from common.launch_helpers import PACKAGE, node_params, pipeline_nodes, rviz_node
+from launch import LaunchDescription
+
+
+def generate_launch_description() -> LaunchDescription:
+    args = [
+        DeclareLaunchArgument(
+            "scenario", default_value="clear_road", description="config/scenarios name or path"
+        ),
+        DeclareLaunchArgument("real_time_factor", default_value="1.0", description="0 = as fast as possible"),
+        DeclareLaunchArgument(
+            "lock_step", default_value="false", description="wait for /detections per frame"
+        ),
+        DeclareLaunchArgument(
+            "end_action", default_value="shutdown", description="hold | restart | shutdown"
+        ),
+        DeclareLaunchArgument(
+            "metrics_path", default_value="", description="write the run metrics JSON here"
+        ),
+        DeclareLaunchArgument(
+            "pipeline", default_value="true", description="start detector/mapper/controller"
+        ),
+        DeclareLaunchArgument("rviz", default_value="false", description="start RViz"),
+    ]
+    sim = Node(
+        package=PACKAGE,
+        executable="sim",
+        name="sim",
+        output="screen",
+        emulate_tty=True,
+        parameters=node_params(
+            "sim",
+            {
+                "scenario": LaunchConfiguration("scenario"),
+                "real_time_factor": ParameterValue(LaunchConfiguration("real_time_factor"), value_type=float),
+                "lock_step": ParameterValue(LaunchConfiguration("lock_step"), value_type=bool),
+                "end_action": LaunchConfiguration("end_action"),
+                "metrics_path": LaunchConfiguration("metrics_path"),
+            },
+        ),
+    )
+    # With end_action:=shutdown the graph ends with the scenario.
+    shutdown_at_end = RegisterEventHandler(
+        OnProcessExit(target_action=sim, on_exit=[EmitEvent(event=Shutdown(reason="scenario ended"))])
+    )
+    pipeline = GroupAction(pipeline_nodes(True), condition=IfCondition(LaunchConfiguration("pipeline")))
+    return LaunchDescription([*args, sim, shutdown_at_end, pipeline, rviz_node()])

@@ -1,0 +1,230 @@
+"""The ``sim`` node: renders a scenario on sim time and closes the loop through /cmd_vel.
+
+Publishes ``/camera/image_raw`` (bgr8) and ``/camera/camera_info`` with identical stamps, ``/odom``,
+``/clock``, ``/sim/ground_truth`` (vision_msgs/Detection3DArray in base_link) and ``/tf``
+(odom → base_link); subscribes ``/cmd_vel``. The world advances in fixed steps of the scenario's
+``step_s``: at ``real_time_factor`` × real time (0: as fast as it can), and in ``lock_step`` mode
+only once the detector's ``/detections`` for the last frame arrived (or a timeout, logged).
+Thin adapter: the world, renderer and metrics are the pure cores in this package.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import rclpy
+from geometry_msgs.msg import Twist, TwistStamped
+from nav_msgs.msg import Odometry
+from rclpy.clock import Clock, ClockType
+from rclpy.node import Node
+from rosgraph_msgs.msg import Clock as ClockMsg
+from sensor_msgs.msg import CameraInfo, Image
+from tf2_msgs.msg import TFMessage
+from vision_msgs.msg import Detection2DArray, Detection3DArray
+
+from calibration.calibration_io import load_camera_info, load_extrinsics
+from calibration.camera_model import CameraRig
+from common.params import ParamSpec, declare_validated
+from common.qos import CLOCK_QOS, RELIABLE_QOS, SENSOR_QOS
+from common.ros_conversions import bgr_to_image, intrinsics_to_camera_info, sec_to_stamp
+from simulation.closed_loop import MetricsTracker, visible_truth
+from simulation.renderer import Renderer, world_truth
+from simulation.ros_conversions import (
+    clock_message,
+    rover_to_odometry,
+    rover_to_tf,
+    truth_to_detection3d_array,
+)
+from simulation.scenarios import ScenarioWorld, find_scenario
+
+_PKG = "package://edge_rover/config"
+SPECS = [
+    ParamSpec("scenario", "clear_road", "scenario name in config/scenarios or a path to a scenario YAML"),
+    ParamSpec("camera_info_url", f"{_PKG}/camera_info.yaml", "intrinsics (camera_info YAML)"),
+    ParamSpec("extrinsics_url", f"{_PKG}/extrinsics.yaml", "camera mount (extrinsics YAML)"),
+    ParamSpec("real_time_factor", 1.0, "sim seconds per wall second; 0 = as fast as possible", 0.0, 100.0),
+    ParamSpec("lock_step", False, "advance only after /detections for the last frame arrived"),
+    ParamSpec("lock_step_timeout_s", 1.0, "wall seconds to wait for /detections, then advance", 0.01, 60.0),
+    ParamSpec("cmd_vel_timeout_s", 0.5, "sim seconds without /cmd_vel before the rover brakes", 0.05, 10.0),
+    ParamSpec("cruise_without_cmd_vel", True, "before the first /cmd_vel, drive at the cruise speed"),
+    ParamSpec("cmd_vel_stamped", False, "subscribe geometry_msgs/TwistStamped instead of Twist"),
+    ParamSpec("publish_ground_truth", True, "publish /sim/ground_truth"),
+    ParamSpec("publish_tf", True, "publish odom → base_link on /tf"),
+    ParamSpec(
+        "end_action", "hold", "at the end: hold, restart or shutdown", choices=("hold", "restart", "shutdown")
+    ),
+    ParamSpec("metrics_path", "", "write the run's metrics JSON here at the end (empty: only log them)"),
+    ParamSpec("sim_start_s", 1_700_000_000.0, "sim time of the first frame (s)", min=0.0, max=4.0e9),
+    ParamSpec("camera_frame", "camera_optical_frame", "frame_id of image and camera_info"),
+    ParamSpec("base_frame", "base_link", "rover frame"),
+    ParamSpec("odom_frame", "odom", "world frame of /odom"),
+]
+
+
+class SimNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("sim", **kwargs)
+        self.p = declare_validated(self, SPECS)
+        self.scenario = find_scenario(self.p["scenario"])
+        intrinsics = load_camera_info(self.p["camera_info_url"])
+        self.rig = CameraRig(intrinsics, load_extrinsics(self.p["extrinsics_url"]))
+        self.renderer = Renderer(self.rig)
+        self._reset()
+        self.pub_image = self.create_publisher(Image, "/camera/image_raw", SENSOR_QOS)
+        self.pub_info = self.create_publisher(CameraInfo, "/camera/camera_info", SENSOR_QOS)
+        self.pub_odom = self.create_publisher(Odometry, "/odom", RELIABLE_QOS)
+        self.pub_clock = self.create_publisher(ClockMsg, "/clock", CLOCK_QOS)
+        self.pub_truth = self.create_publisher(Detection3DArray, "/sim/ground_truth", RELIABLE_QOS)
+        self.pub_tf = self.create_publisher(TFMessage, "/tf", RELIABLE_QOS)
+        cmd_type = TwistStamped if self.p["cmd_vel_stamped"] else Twist
+        self.create_subscription(cmd_type, "/cmd_vel", self._on_cmd_vel, RELIABLE_QOS)
+        self._detected_stamps: set[tuple[int, int]] = set()
+        if self.p["lock_step"]:
+            self.create_subscription(Detection2DArray, "/detections", self._on_detections, SENSOR_QOS)
+        # The sim owns /clock, so its own pacing runs on the steady wall clock, never on sim time.
+        rtf = self.p["real_time_factor"]
+        period = self.scenario.step_s / rtf if rtf > 0 else 0.001
+        self.timer = self.create_timer(period, self._tick, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.finished = False
+        self.get_logger().info(
+            f"scenario {self.scenario.name!r}: {self.scenario.description.strip()[:120]} | step "
+            f"{self.scenario.step_s} s, real_time_factor {rtf}, lock_step {self.p['lock_step']}"
+        )
+
+    # -- state ----------------------------------------------------------------------------
+
+    def _reset(self) -> None:
+        self.world = ScenarioWorld(self.scenario)
+        self.tracker = MetricsTracker(self.scenario)
+        self._cmd: tuple[float, float] | None = None
+        self._cmd_time = -math.inf
+        self._frame = 0
+        self._awaiting: tuple[int, int] | None = None
+        self._awaiting_since = 0.0
+        self._last_visible: list = []
+        self._published_once = False
+
+    def _command(self) -> tuple[float, float]:
+        if self._cmd is None:
+            return (self.scenario.cruise_speed, 0.0) if self.p["cruise_without_cmd_vel"] else (0.0, 0.0)
+        if self.world.time - self._cmd_time > self.p["cmd_vel_timeout_s"]:
+            self.get_logger().warning(
+                f"/cmd_vel silent for {self.world.time - self._cmd_time:.2f} sim s: braking",
+                throttle_duration_sec=5.0,
+            )
+            return 0.0, 0.0
+        return self._cmd
+
+    # -- callbacks -------------------------------------------------------------------------
+
+    def _on_cmd_vel(self, msg: Twist | TwistStamped) -> None:
+        twist = msg.twist if isinstance(msg, TwistStamped) else msg
+        v, w = float(twist.linear.x), float(twist.angular.z)
+        if not (math.isfinite(v) and math.isfinite(w)):
+            self.get_logger().warning("non-finite /cmd_vel: braking", throttle_duration_sec=5.0)
+            v, w = 0.0, 0.0
+        self._cmd = (v, w)
+        self._cmd_time = self.world.time
+
+    def _on_detections(self, msg: Detection2DArray) -> None:
+        self._detected_stamps.add((msg.header.stamp.sec, msg.header.stamp.nanosec))
+
+    def _tick(self) -> None:
+        if self.finished:
+            return
+        if self._awaiting is not None:
+            if self._awaiting in self._detected_stamps:
+                self._detected_stamps.clear()
+            elif time.monotonic() - self._awaiting_since < self.p["lock_step_timeout_s"]:
+                return
+            else:
+                self.get_logger().warning(
+                    f"lock_step: no /detections for frame {self._frame - 1} within "
+                    f"{self.p['lock_step_timeout_s']} s; advancing anyway",
+                    throttle_duration_sec=5.0,
+                )
+            self._awaiting = None
+        if self._published_once:
+            cmd = self._command()
+            self.tracker.before_step(self.world, self._last_visible, cmd)
+            self.world.step(*cmd)
+            collided = self.tracker.after_step(self.world)
+            if collided or self.world.time >= self.scenario.duration_s - 1e-9:
+                self._finish()
+                return
+        self._publish_frame()
+
+    # -- output ----------------------------------------------------------------------------
+
+    def _publish_frame(self) -> None:
+        stamp = sec_to_stamp(self.p["sim_start_s"] + self.world.time)
+        self.pub_clock.publish(clock_message(stamp))
+        scene = self.world.scene(frame_seed=self._frame)
+        result = self.renderer.render(scene)
+        self._last_visible = visible_truth(result.truth)
+        frame_id = self.p["camera_frame"]
+        self.pub_image.publish(bgr_to_image(result.image, stamp, frame_id))
+        self.pub_info.publish(intrinsics_to_camera_info(self.rig.intrinsics, stamp, frame_id))
+        rover = self.world.rover
+        yaw_rate = rover.yaw_rate(self.scenario.limits)
+        self.pub_odom.publish(
+            rover_to_odometry(rover, yaw_rate, stamp, self.p["odom_frame"], self.p["base_frame"])
+        )
+        if self.p["publish_tf"]:
+            self.pub_tf.publish(rover_to_tf(rover, stamp, self.p["odom_frame"], self.p["base_frame"]))
+        if self.p["publish_ground_truth"]:
+            self.pub_truth.publish(
+                truth_to_detection3d_array(world_truth(scene, result.truth), stamp, self.p["base_frame"])
+            )
+        self._frame += 1
+        self._published_once = True
+        if self.p["lock_step"]:
+            self._awaiting = (stamp.sec, stamp.nanosec)
+            self._awaiting_since = time.monotonic()
+
+    def _finish(self) -> None:
+        result = self.tracker.finish(self.world)
+        verdict = "SUCCESS" if result.success else "FAIL: " + "; ".join(result.reasons)
+        metrics = result.metrics.as_dict()
+        self.get_logger().info(f"scenario {result.scenario} ended at t={self.world.time:.2f} s: {verdict}")
+        self.get_logger().info("metrics: " + json.dumps(metrics))
+        if self.p["metrics_path"]:
+            path = Path(self.p["metrics_path"])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(
+                json.dumps(
+                    {
+                        "scenario": result.scenario,
+                        "success": result.success,
+                        "reasons": result.reasons,
+                        "metrics": metrics,
+                    },
+                    indent=2,
+                )
+            )
+        action = self.p["end_action"]
+        if action == "restart":
+            self._reset()
+        else:
+            self.finished = True
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args)
+    node = SimNode()
+    try:
+        while rclpy.ok() and not (node.finished and node.p["end_action"] == "shutdown"):
+            rclpy.spin_once(node, timeout_sec=0.1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
