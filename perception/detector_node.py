@@ -172,6 +172,8 @@ class DetectorNode(Node):
             self.stats.errors["internal_error"] += 1
             self.get_logger().error(f"frame skipped, internal error: {err!r}", throttle_duration_sec=5.0)
             return
+        if not self.context.ok():  # shutting down: the publishers are gone
+            return
         self.detections_pub.publish(detections_to_msg(result.detections, msg.header))
         if self.image_pub.get_subscription_count() > 0:
             annotated = draw_detections(image, result.detections)

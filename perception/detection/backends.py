@@ -156,11 +156,20 @@ class OpenVinoBackend:
         config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
         self._compiled = core.compile_model(model, "CPU", config)
         self._request = self._compiled.create_infer_request()
-        self.metadata = read_onnx_metadata(path) if path.suffix == ".onnx" else {}
+        self.metadata = read_onnx_metadata(path) if path.suffix == ".onnx" else _ov_metadata(model)
 
     def run(self, blob: np.ndarray) -> np.ndarray:
         self._request.infer({0: blob})
         return self._request.get_output_tensor(0).data.copy()
+
+
+def _ov_metadata(model) -> dict[str, str]:
+    """ultralytics metadata of an OpenVINO IR read from ONNX (kept under rt_info 'framework')."""
+    try:
+        framework = model.get_rt_info()["framework"]
+        return {str(k): framework[k].astype(str) for k in framework}
+    except Exception:  # any IR without it: the class list must then be given explicitly
+        return {}
 
 
 def make_backend(name: str, path: Path, threads: int, input_hw: tuple[int, int] | None) -> Backend:

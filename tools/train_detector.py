@@ -1,0 +1,190 @@
+"""Train, export, quantize and card the shipped detector (NOT part of CI; needs the train extra).
+
+    python3.11 -m venv /work/venv-train
+    /work/venv-train/bin/pip install -r requirements/train.txt -c requirements/constraints.txt
+    export YOLO_OFFLINE=1 YOLO_AUTOINSTALL=0 YOLO_CONFIG_DIR=/tmp/yolo_cfg
+    nice -n 19 /work/venv-train/bin/python -m tools.train_detector --work /tmp/det_train \
+        --render 2000 300 --hours 0.6
+
+Stages (``--stages``, default all, in order):
+  render    simulator dataset (python -m simulation render), 640×480 frames, YOLO labels
+  train     fine-tune YOLOv8n from the COCO-derived checkpoint (../shared/data/models), imgsz 416
+  export    ONNX at the rover's rectangular input (320×416 H×W: a 640×480 frame letterboxes into it
+            with 4 px of padding instead of the 96 px of a square 416)
+  quantize  static INT8 (perception.quantize: calibration on training frames, gate on sim val)
+  card      models/<name>.onnx + <name>.card.yaml (sha256, classes, input, data, seed, mAP)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+INIT = REPO.parent / "shared" / "data" / "models" / "yolov8n_coco_derived.pt"
+NAME = "edge_rover_yolov8n_int8"
+INPUT_HW = (320, 416)
+TRAIN_IMGSZ = 416
+STAGES = ("render", "train", "export", "quantize", "card")
+
+
+def render(work: Path, train: int, val: int, seed: int) -> Path:
+    subprocess.run(
+        [sys.executable, "-m", "simulation", "render", "--out", str(work / "data"), "--train", str(train),
+         "--val", str(val), "--imgsz", "640x480", "--seed", str(seed)],
+        check=True, cwd=REPO,
+    )  # fmt: skip
+    return work / "data" / "data.yaml"
+
+
+def train(data: Path, work: Path, args: argparse.Namespace) -> Path:
+    """Fine-tune; ``--init`` continues from an earlier run's weights (then ``--lr0`` lower, no warm-up)."""
+    from ultralytics import YOLO
+
+    model = YOLO(str(args.init or INIT))
+    extra = {"lr0": args.lr0, "warmup_epochs": 0} if args.init else {}
+    model.train(
+        data=str(data), imgsz=TRAIN_IMGSZ, epochs=args.epochs, time=args.hours or None, batch=args.batch,
+        device="cpu", workers=1, seed=args.seed, deterministic=True, project=str(work), name=args.run_name,
+        exist_ok=True, plots=True, amp=False, patience=100, close_mosaic=2, cache="ram", verbose=False,
+        **extra,
+    )  # fmt: skip
+    return work / args.run_name / "weights" / "best.pt"
+
+
+def export(weights: Path, work: Path) -> Path:
+    from ultralytics import YOLO
+
+    exported = Path(YOLO(str(weights)).export(format="onnx", imgsz=list(INPUT_HW), simplify=True, opset=17))
+    target = work / f"{NAME.replace('_int8', '')}_fp32.onnx"
+    shutil.move(exported, target)
+    return target
+
+
+def quantize(fp32: Path, data: Path, work: Path, seed: int, max_drop: float) -> Path:
+    from perception import quantize as q
+
+    out = work / f"{NAME}.onnx"
+    code = q.main(
+        ["--model", str(fp32), "--calib", str(data.parent / "images" / "train"), "--num-calib", "300",
+         "--val", str(data), "--out", str(out), "--max-drop", str(max_drop), "--seed", str(seed),
+         "--report", str(work / "quantize_report.json")]
+    )  # fmt: skip
+    if code != 0:
+        raise SystemExit(f"quantization refused (see {work / 'quantize_report.json'})")
+    return out
+
+
+def card(int8: Path, work: Path, data: Path, args: argparse.Namespace) -> Path:
+    report = json.loads((work / "quantize_report.json").read_text())
+    stats_path = data.parent / "stats.json"
+    names = yaml.safe_load(data.read_text())["names"]
+    models = REPO / "models"
+    models.mkdir(exist_ok=True)
+    shutil.copyfile(int8, models / int8.name)
+    card_data = {
+        "name": NAME,
+        "file": int8.name,
+        "sha256": report["int8_sha256"],
+        "bytes": report["int8_bytes"],
+        "architecture": "YOLOv8n (ultralytics 8.4.190), detect head, 5 classes",
+        "classes": [names[k] for k in sorted(names)],
+        "input_hw": list(INPUT_HW),
+        "input": "1x3x320x416 float32 RGB 0..1, letterbox pad 114 "
+        "(a 640x480 frame → 416x312 + 4 px top/bottom)",
+        "output": "1x9x(N) = cx, cy, w, h (input pixels) + 5 class scores (sigmoid), no NMS",
+        "quantization": "ONNX Runtime static QDQ, per-channel int8 weights, uint8 activations, MinMax "
+        "calibration on 300 training frames; final box/class decode left in FP32",
+        "initialisation": "../shared/data/models/yolov8n_coco_derived.pt (COCO-80, AGPL-3.0)",
+        "training": {
+            "data": f"simulator render (python -m simulation render --train {args.render[0]} --val "
+            f"{args.render[1]} --imgsz 640x480 --seed {args.seed})",
+            "imgsz": TRAIN_IMGSZ,
+            "seed": args.seed,
+            "time_budget_h": args.hours,
+            "epochs_cap": args.epochs,
+            "device": "cpu (2 shared cores)",
+            "note": args.training_note,
+            "command": f"python -m tools.train_detector --render {args.render[0]} {args.render[1]} "
+            f"--seed {args.seed} --hours {args.hours} --epochs {args.epochs} --batch {args.batch}",
+        },
+        "evaluation": {
+            "set": f"simulator val split ({report['fp32']['images']} images, "
+            f"{report['fp32']['gt_boxes']} boxes), held out from training, conf 0.001, NMS IoU 0.7, "
+            "our numpy COCO-style mAP",
+            "fp32": report["fp32"],
+            "int8": report["int8"],
+            "verdict": report["verdict"],
+        },
+        "license": "AGPL-3.0 (derived from Ultralytics YOLOv8n weights)",
+    }
+    bench = REPO / "benchmarks" / "results" / "detector.json"
+    if bench.is_file():  # latency of this model from the last benchmark run, if it had it
+        rows = [
+            r
+            for r in json.loads(bench.read_text())["rows"]
+            if r["config"].endswith(int8.name) and "p50_ms" in r
+        ]
+        if rows:
+            keys = ("p50_ms", "p99_ms", "fps", "pre_post_p50_ms", "peak_rss_mb")
+            card_data["latency"] = {
+                "command": "python benchmarks/detector.py (2 threads, 640x480 frames, ONNX Runtime CPU)",
+                **{k: round(rows[0][k], 2) for k in keys},
+            }
+    if stats_path.is_file():
+        card_data["training"]["dataset_stats"] = json.loads(stats_path.read_text()).get("splits")
+    path = models / f"{NAME}.card.yaml"
+    header = (
+        "# Model card of the shipped detector (written by tools/train_detector.py; see models/README.md)\n"
+    )
+    path.write_text(header + yaml.safe_dump(card_data, sort_keys=False, width=100))
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/edge_rover_det_train"))
+    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
+    parser.add_argument("--render", type=int, nargs=2, default=[2000, 300], metavar=("TRAIN", "VAL"))
+    parser.add_argument("--data", type=Path, help="use this data.yaml instead of rendering")
+    parser.add_argument("--hours", type=float, default=0.6, help="training time budget (ultralytics 'time')")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--init", type=Path, help="continue from these weights (default: COCO checkpoint)")
+    parser.add_argument("--lr0", type=float, default=0.002, help="initial learning rate with --init")
+    parser.add_argument("--run-name", default="train", help="ultralytics run folder under --work")
+    parser.add_argument(
+        "--training-note", default="", help="free text for the card (e.g. how it was trained)"
+    )
+    parser.add_argument("--max-drop", type=float, default=1.0)
+    args = parser.parse_args()
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(args.work / "yolo_cfg"))
+    args.work.mkdir(parents=True, exist_ok=True)
+    data = args.data or args.work / "data" / "data.yaml"
+    weights = args.work / args.run_name / "weights" / "best.pt"
+    fp32 = args.work / f"{NAME.replace('_int8', '')}_fp32.onnx"
+    int8 = args.work / f"{NAME}.onnx"
+    if "render" in args.stages and not args.data:
+        data = render(args.work, *args.render, args.seed)
+    if "train" in args.stages:
+        weights = train(data, args.work, args)
+    if "export" in args.stages:
+        fp32 = export(weights, args.work)
+    if "quantize" in args.stages:
+        int8 = quantize(fp32, data, args.work, args.seed, args.max_drop)
+    if "card" in args.stages:
+        print(f"model card: {card(int8, args.work, data, args)}")
+
+
+if __name__ == "__main__":
+    main()
