@@ -84,6 +84,8 @@ class RollingGrid:
         res = self.config.resolution
         self._cell_x = (ox + (np.arange(cols) + 0.5) * res).astype(np.float32)[None, :]
         self._cell_y = (oy + (np.arange(rows) + 0.5) * res).astype(np.float32)[:, None]
+        self._polar_key: tuple[float, float] | None = None
+        self._polar: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
 
     def reset(self) -> None:
         self.occupied[:] = 0.0
@@ -166,19 +168,29 @@ class RollingGrid:
         hidden = np.zeros((rows, cols), dtype=bool)
         if not obstacles:
             return hidden
-        dx = self._cell_x - np.float32(camera_xy[0])
-        dy = self._cell_y - np.float32(camera_xy[1])
-        cell_range = np.hypot(dx, dy)
-        cell_bearing = np.arctan2(dy, dx)
+        cell_range, cell_bearing = self._polar_from(camera_xy)
         for obstacle in obstacles:
             ox, oy = obstacle.x - camera_xy[0], obstacle.y - camera_xy[1]
             distance = float(np.hypot(ox, oy))
             if distance < 1e-3:
                 continue
-            half_angle = np.arctan2(max(obstacle.width, 0.1) / 2.0, distance)
-            difference = np.abs(np.angle(np.exp(1j * (cell_bearing - np.arctan2(oy, ox)))))
-            hidden |= (difference <= half_angle) & (cell_range >= distance - obstacle.depth / 2.0)
+            half_angle = np.float32(np.arctan2(max(obstacle.width, 0.1) / 2.0, distance))
+            bearing = np.float32(np.arctan2(oy, ox))
+            difference = np.abs(
+                (cell_bearing - bearing + np.float32(np.pi)) % np.float32(2 * np.pi) - np.float32(np.pi)
+            )
+            hidden |= (difference <= half_angle) & (cell_range >= np.float32(distance - obstacle.depth / 2.0))
         return hidden
+
+    def _polar_from(self, camera_xy: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+        """Range and bearing of every cell from the camera (cached: the camera rarely moves)."""
+        key = (float(camera_xy[0]), float(camera_xy[1]))
+        if self._polar_key != key:
+            dx = self._cell_x - np.float32(key[0])
+            dy = self._cell_y - np.float32(key[1])
+            self._polar = (np.hypot(dx, dy), np.arctan2(dy, dx))
+            self._polar_key = key
+        return self._polar
 
     def _disc_mask(self, obstacle: GridObstacle) -> np.ndarray:
         rows, cols = self.config.shape
