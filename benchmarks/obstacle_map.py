@@ -25,6 +25,7 @@ import argparse
 import json
 import platform
 import sys
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -84,6 +85,7 @@ class Samples:
     id_switches: int = 0
     clear_frames: int = 0  # object-frames visible and unoccluded
     clear_matched: int = 0  # ... of which a confirmed track was within the gate
+    process_ms: list[float] = field(default_factory=list)  # pipeline time per frame (shared CPU)
 
 
 # -- scenarios -------------------------------------------------------------------------------------
@@ -194,7 +196,9 @@ def run_scenario(
         truth = renderer.render(scene).truth
         detections = detections_from_truth(truth, rng, noise, size)
         odom = OdomSample(t, scenario.rover_speed, scenario.rover_yaw_rate) if scenario.odom else None
+        start = time.perf_counter()
         result = core.process(detections, stamp=t, now=t + 0.01, odom=odom)
+        samples.process_ms.append((time.perf_counter() - start) * 1e3)
         assert isinstance(result, FrameResult), result
         raw = core.projector.project(detections).observations if core.projector else []
         _compare(samples, truth, result, raw, t, first_seen, last_track)
@@ -462,6 +466,12 @@ def main(argv: list[str] | None = None) -> int:
             / max(clear, 1),
         }
         figures[variant]["targets"] = targets_of(figures[variant])
+        times = np.concatenate([s.process_ms for s in everything])
+        figures[variant]["pipeline_ms_per_frame"] = {
+            "median": float(np.median(times)),
+            "p99": float(np.percentile(times, 99)),
+            "frames": len(times),
+        }
         if args.plot_dir is not None and variant == "offset_0.5px":
             figures["plot"] = str(plot(everything, args.plot_dir))
 
@@ -589,6 +599,8 @@ def markdown(report: dict) -> str:
         "- Rover approaching static objects at 1.5 m/s: their median velocity error "
         f"{_fmt(av['with_odom'])} m/s with /odom, {_fmt(av['without_odom'])} m/s without "
         "(velocities then relative to the rover)",
+        f"- Pipeline time per frame (projection + tracker + grid, one core, shared machine): median "
+        f"{a['pipeline_ms_per_frame']['median']:.1f} ms, p99 {a['pipeline_ms_per_frame']['p99']:.1f} ms",
         f"- Id switches while visible and unoccluded: {a['id_switches_while_clear']} "
         f"({a['clear_object_frames']} clear object-frames, "
         f"{a['clear_object_frames_tracked_pct']:.1f} % of them matched to a confirmed track)",
