@@ -1,103 +1,177 @@
-"""The main job (`make demo`): replay a bag through the node graph and summarize what came out.
+"""The main job (`make demo`): a closed-loop simulator scenario through the real node graph.
 
-Default: the built-in sample bag (generated on first use into out/sample_bag). `BAG=...` picks
-any rosbag2 (MCAP or sqlite3), including bags recorded on a robot with `ros2 bag record`.
+    make demo                               # pedestrian_crossing, closed loop
+    make demo SCENARIO=cone_slalom          # another scenario (config/scenarios/*.yaml)
+    make demo SCENARIO=all                  # the whole suite, runs in parallel, results table
+    make demo BAG=/path/to/rosbag2          # replay any bag (MCAP or sqlite3) through the graph
+
+Each run: sim (or bag_replay) + detector + obstacle_mapper + controller as separate processes on
+real DDS, recorded to MCAP by bag_recorder; then a report (HTML + PNG plots + annotated GIF +
+bird's-eye plot), a Rerun recording when rerun-sdk is installed, and a one-screen summary.
+Everything lands in out/runs/<name>/.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bags.reader import BagError, bag_info, read_messages
-from tools.make_sample_bag import write_procedural_bag
+from tqdm import tqdm
+
+from bags.reader import BagError, bag_info
+from common.graph import RECORDED_TOPICS
+from tools.report import make_report, print_summary
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-OUT = REPO_ROOT / "out"
-RECORDED_TOPICS = [
-    "/camera/image_raw",
-    "/detections",
-    "/obstacles",
-    "/obstacle_map",
-    "/cmd_vel",
-    "/safety/status",
-]
+OUT = REPO_ROOT / "out" / "runs"
+DEFAULT_SCENARIO = "pedestrian_crossing"
 
 
-def ensure_sample_bag() -> Path:
-    path = OUT / "sample_bag"
-    if not (path / "metadata.yaml").is_file():
-        print(f"demo: writing the sample bag to {path}")
-        write_procedural_bag(path, seconds=6.0, fps=15.0, width=640, height=480)
-    return path
+def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    handle = log.open("w")
+    return subprocess.Popen(args, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def replay(bag: Path, record_to: Path, timeout_s: float) -> int:
-    env = {**os.environ, "ROS_DOMAIN_ID": os.environ.get("ROS_DOMAIN_ID", "42")}
-    recorder = subprocess.Popen(
-        ["ros2", "run", "edge_rover", "bag_recorder", "--ros-args",
-         "-p", f"output:={record_to}", "-p", f"topics:={','.join(RECORDED_TOPICS)}", "-p", "overwrite:=true"],
-        env=env, start_new_session=True,
+def _stop(proc: subprocess.Popen, timeout_s: float = 15.0) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+
+def run_graph(
+    launch_args: list[str], run_dir: Path, expected_s: float, domain_id: int, progress: bool
+) -> int:
+    """Start the recorder, then the launch file; wait for it to end (with a progress bar)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id)}
+    recorder = _start(
+        ["ros2", "run", "edge_rover", "bag_recorder", "--ros-args", "-p", f"output:={run_dir / 'bag'}",
+         "-p", f"topics:={','.join(RECORDED_TOPICS)}", "-p", "overwrite:=true"],
+        env, run_dir / "recorder.log",
     )  # fmt: skip
+    time.sleep(1.0)
+    timeout_s = int(expected_s * 3 + 60)
+    launch_cmd = ["timeout", "-k", "10", str(timeout_s), "ros2", "launch", "edge_rover", *launch_args]
+    launch = _start(launch_cmd, env, run_dir / "launch.log")
     try:
-        time.sleep(1.5)
-        launch = subprocess.run(
-            [
-                "timeout",
-                "-k",
-                "5",
-                str(int(timeout_s)),
-                "ros2",
-                "launch",
-                "edge_rover",
-                "replay.launch.py",
-                f"bag:={bag}",
-            ],
-            env=env,
-            check=False,
-        )
-        time.sleep(1.0)
-        return launch.returncode
+        bar = tqdm(total=round(expected_s), desc=run_dir.name, unit="s", disable=not progress, leave=False)
+        start = time.monotonic()
+        while launch.poll() is None:
+            time.sleep(0.5)
+            bar.update(min(round(time.monotonic() - start), bar.total) - bar.n)
+        bar.close()
     finally:
-        os.killpg(recorder.pid, signal.SIGINT)
-        recorder.wait(timeout=15)
+        _stop(launch)
+        time.sleep(0.5)
+        _stop(recorder)
+    return launch.returncode
 
 
-def summarize(source: Path, recorded: Path) -> None:
-    info = bag_info(source)
-    out = bag_info(recorded)
-    print("\n## Replay summary\n")
-    print(f"source bag: {info.path} ({info.duration_s:.1f} s)")
-    print("| topic | in source bag | recorded from graph |")
-    print("|---|---|---|")
-    for topic in sorted(set(info.topics) | set(out.topics)):
-        print(f"| {topic} | {info.counts.get(topic, 0)} | {out.counts.get(topic, 0)} |")
-    print(f"\nrecording: {recorded} (play it with `ros2 bag play {recorded}`)")
-    _ = next(read_messages(recorded), None)
+def scenario_duration(name: str) -> float:
+    from simulation.scenarios import find_scenario
+
+    return find_scenario(name).duration_s
+
+
+def run_scenario(name: str, domain_id: int = 42, progress: bool = True) -> dict:
+    run_dir = OUT / name
+    metrics_path = run_dir / "metrics.json"
+    metrics_path.unlink(missing_ok=True)
+    rc = run_graph(
+        ["sim.launch.py", f"scenario:={name}", f"metrics_path:={metrics_path}", "end_action:=shutdown"],
+        run_dir, scenario_duration(name), domain_id, progress,
+    )  # fmt: skip
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
+    if metrics is None:
+        print(
+            f"demo: {name}: the simulator wrote no metrics (exit {rc}); see {run_dir / 'launch.log'}",
+            file=sys.stderr,
+        )
+    return finish(run_dir, metrics, rc)
+
+
+def run_bag(bag: Path, domain_id: int = 42) -> dict:
+    info = bag_info(bag)
+    run_dir = OUT / f"replay_{info.path.name}"
+    rc = run_graph(["replay.launch.py", f"bag:={info.path}", "wait_for_subscribers:=1"], run_dir,
+                   info.duration_s, domain_id, True)  # fmt: skip
+    return finish(run_dir, {"source_bag": str(info.path)}, rc)
+
+
+def finish(run_dir: Path, metrics: dict | None, rc: int) -> dict:
+    summary = make_report(run_dir / "bag", run_dir / "report", metrics)
+    summary["exit_code"] = rc
+    try:
+        from tools.report import load_run
+        from tools.rerun_export import export
+
+        export(
+            load_run(run_dir / "bag", max_frames=100_000, frame_stride=1, grid_stride=1), run_dir / "run.rrd"
+        )
+        summary["rerun"] = str(run_dir / "run.rrd")
+    except (ImportError, SystemExit):
+        pass  # rerun-sdk is an optional extra
+    summary["report"] = str(run_dir / "report" / "index.html")
+    return summary
+
+
+def run_all(parallel: int) -> int:
+    from simulation.scenarios import scenario_names
+
+    names = scenario_names()
+    print(f"demo: running {len(names)} scenarios, {parallel} at a time")
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        futures = {name: pool.submit(run_scenario, name, 60 + i, False) for i, name in enumerate(names)}
+        results = {name: f.result() for name, f in futures.items()}
+    print("\n| scenario | success | collided | min gap m | first brake s | braking s | mean m/s | p99 ms |")
+    print("|---|---|---|---|---|---|---|---|")
+    failures = 0
+    for name, summary in results.items():
+        m = summary.get("scenario") or {}
+        ok = m.get("success")
+        failures += not ok
+        cells = [ok, m.get("collided"), m.get("min_gap_m"), m.get("first_brake_s"), m.get("braking_s"),
+                 m.get("mean_speed"), summary.get("latency_p99_ms")]  # fmt: skip
+        print(f"| {name} | " + " | ".join(str(c) for c in cells) + " |")
+    print(f"\nreports: {OUT}/<scenario>/report/index.html")
+    return 1 if failures else 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--bag", type=Path, help="rosbag2 to replay (default: the built-in sample bag)")
-    parser.add_argument("--scenario", help="simulator scenario (closed loop; needs the simulator)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--bag", type=Path, help="replay this rosbag2 instead of running the simulator")
+    parser.add_argument("--scenario", default=os.environ.get("SCENARIO") or DEFAULT_SCENARIO,
+                        help="scenario name, a YAML path, or 'all'")  # fmt: skip
+    parser.add_argument("--parallel", type=int, default=2, help="scenarios at a time with --scenario all")
     args = parser.parse_args(argv)
-    if args.scenario:
-        print("demo: closed-loop scenarios are not wired yet; replaying a bag instead", file=sys.stderr)
     try:
-        bag = args.bag or ensure_sample_bag()
-        info = bag_info(bag)
-        recorded = OUT / "last_run"
-        rc = replay(bag, recorded, timeout_s=info.duration_s + 60)
-        summarize(bag, recorded)
-    except BagError as exc:
+        if args.bag:
+            summary = run_bag(args.bag)
+        elif args.scenario == "all":
+            return run_all(args.parallel)
+        else:
+            summary = run_scenario(args.scenario)
+    except (BagError, ValueError) as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 1
-    return rc
+    print_summary(summary)
+    print(f"\nreport: {summary['report']}")
+    if "rerun" in summary:
+        print(f"rerun:  rerun {summary['rerun']}")
+    return 0 if summary["exit_code"] == 0 else 1
 
 
 if __name__ == "__main__":

@@ -47,6 +47,10 @@ class RunSeries:
     )
     truth: list[tuple[float, np.ndarray]] = field(default_factory=list)  # t, (N,2) positions in base_link
     obstacles: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    obstacle_ids: list[list[str]] = field(default_factory=list)  # parallel to obstacles
+    grids: list[tuple[float, np.ndarray, float, tuple[float, float]]] = field(
+        default_factory=list
+    )  # t, cells, res, origin
 
     def rel(self, stamp_ns: int) -> float:
         t = stamp_ns / 1e9
@@ -66,10 +70,11 @@ def _yaw(q: Any) -> float:
     return math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z))
 
 
-def load_run(bag: Path, max_frames: int = 400, frame_stride: int = 3) -> RunSeries:
+def load_run(bag: Path, max_frames: int = 400, frame_stride: int = 3, grid_stride: int = 5) -> RunSeries:
     series = RunSeries()
     classes: dict[str, type] = {}
     image_index = 0
+    grid_index = 0
     for message in read_messages(bag):
         msg_class = classes.setdefault(message.type_name, get_message(message.type_name))
         msg = deserialize_message(message.data, msg_class)
@@ -104,8 +109,17 @@ def load_run(bag: Path, max_frames: int = 400, frame_stride: int = 3) -> RunSeri
             ]
         elif message.topic in ("/sim/ground_truth", "/obstacles"):
             points = np.array([[d.bbox.center.position.x, d.bbox.center.position.y] for d in msg.detections])
-            target = series.truth if message.topic == "/sim/ground_truth" else series.obstacles
-            target.append((t, points.reshape(-1, 2)))
+            if message.topic == "/sim/ground_truth":
+                series.truth.append((t, points.reshape(-1, 2)))
+            else:
+                series.obstacles.append((t, points.reshape(-1, 2)))
+                series.obstacle_ids.append([d.id for d in msg.detections])
+        elif message.topic == "/obstacle_map":
+            grid_index += 1
+            if grid_index % grid_stride == 0:
+                cells = np.asarray(msg.data, dtype=np.int8).reshape(msg.info.height, msg.info.width)
+                origin = (msg.info.origin.position.x, msg.info.origin.position.y)
+                series.grids.append((t, cells, msg.info.resolution, origin))
     return series
 
 

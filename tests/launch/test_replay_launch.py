@@ -33,7 +33,9 @@ def generate_test_description():
     write_procedural_bag(BAG_DIR, SECONDS, FPS, 320, 240)
     replay = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(f"{get_package_share_directory('edge_rover')}/launch/replay.launch.py"),
-        launch_arguments={"bag": str(BAG_DIR), "rate": "1.0"}.items(),
+        # Two image subscribers: the detector of the graph and this test's probe. Waiting for them
+        # keeps DDS discovery (slow while every node starts on 2 cores) from eating frames.
+        launch_arguments={"bag": str(BAG_DIR), "rate": "1.0", "wait_for_subscribers": "2"}.items(),
     )
     return LaunchDescription([replay, launch_testing.actions.ReadyToTest()])
 
@@ -62,13 +64,18 @@ class TestReplayGraph(unittest.TestCase):
             node.create_subscription(Clock, "/clock", lambda m: clocks.append(stamp_to_sec(m.clock)), 10)
             executor = SingleThreadedExecutor(context=context)
             executor.add_node(node)
-            deadline = time.monotonic() + SECONDS + 10.0
+            deadline = time.monotonic() + SECONDS + 30.0
             while time.monotonic() < deadline and (
                 not images or images[-1][0] < DEFAULT_START_S + SECONDS - 0.2
             ):
                 executor.spin_once(timeout_sec=0.05)
-            for _ in range(10):  # let the last camera_info land
-                executor.spin_once(timeout_sec=0.02)
+            # Wait for the end of the bag (/clock goes quiet): bag_replay then exits by itself.
+            quiet_since = time.monotonic()
+            last_clock_count = len(clocks)
+            while time.monotonic() - quiet_since < 1.0 and time.monotonic() < deadline:
+                executor.spin_once(timeout_sec=0.05)
+                if len(clocks) != last_clock_count:
+                    last_clock_count, quiet_since = len(clocks), time.monotonic()
         finally:
             context.try_shutdown()
 
