@@ -45,10 +45,13 @@ class ProjectionConfig:
     height_tolerance: float = 1.3  # the class height range is widened by this factor both ways
     centre_from_near_face: bool = True  # report the footprint centre (near face + depth / 2)
     min_position_sigma: float = 0.05  # m; covariance floor
-    # Detector boxes use the edge convention (pixel i spans [i, i+1), as YOLO decoders output);
-    # the camera model puts pixel centres at integers. Subtracting half a pixel matters: at 15 m
-    # one pixel of row is ~1 m of range.
-    box_pixel_offset: float = 0.5
+    # Pixels subtracted from box edges to reach the camera model's convention (pixel centres at
+    # integers). At 15 m one pixel of row is ~1 m of range, so this matters. 1.0 matches the shipped
+    # detector: it is trained on the simulator's labels, which hold every pixel a silhouette touches
+    # (cv2.fillPoly: the last labelled row is round(v) of the silhouette's lowest point, so the
+    # bottom edge sits at y_max - 1). 0.5 suits tight edge-convention boxes (pixel i spans [i, i+1))
+    # such as a COCO model's.
+    box_pixel_offset: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.max_range > 0 or not self.pixel_sigma >= 0 or not self.height_tolerance >= 1.0:

@@ -109,7 +109,7 @@ class ObstacleProfile:
     name: str
     height: float  # typical height (m): the prior for boxes cut by the image's bottom edge
     width: float  # typical width (m)
-    depth: float  # typical extent along the line of sight (m): near face → footprint centre
+    depth: float  # ground-contact extent along the line of sight (m): near contact → centre is half
     min_height: float  # plausible height range (m); outside it a detection is rejected
     max_height: float
     max_speed: float  # m/s; the tracker's gate grows with it
@@ -145,7 +145,8 @@ class ClassProfiles:
 def load_class_profiles(path: str | Path) -> ClassProfiles:
     """The obstacle view of THE class table, read by the detector's loader (one parser for the file).
 
-    The table has no footprint length (extent along the line of sight); the typical width stands in.
+    ``depth`` is the table's ``contact_depth_m`` (the ground-contact extent along the line of sight;
+    the loader falls back to the typical width where a class does not give it).
     Raises ``ValueError`` (``ClassProfileError``) naming the file and the bad field.
     """
     from perception.detection.class_profiles import load_class_profiles as load_table
@@ -157,7 +158,7 @@ def load_class_profiles(path: str | Path) -> ClassProfiles:
                 name=name,
                 height=entry.typical_height_m,
                 width=entry.typical_width_m,
-                depth=entry.typical_width_m,
+                depth=entry.contact_depth_m or entry.typical_width_m,
                 min_height=entry.height_range_m[0],
                 max_height=entry.height_range_m[1],
                 max_speed=entry.max_speed_mps,

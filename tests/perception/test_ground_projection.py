@@ -20,7 +20,10 @@ from perception.obstacle_types import Detection2D, load_class_profiles
 from perception.synthetic_boxes import cuboid_box
 from tests.conftest import REPO_ROOT
 
-PERSON = (0.5, 0.5, 1.7)  # depth = the table's typical width (its depth stand-in)
+PERSON = (0.4, 0.5, 1.7)  # depth = the table's contact_depth_m
+# cuboid_box gives tight edge-convention boxes (pixel i spans [i, i+1)): half a pixel, not the
+# simulator-trained detector's 1.0.
+TIGHT = ProjectionConfig(box_pixel_offset=0.5)
 PROFILES = load_class_profiles(REPO_ROOT / "config" / "classes.yaml")
 
 
@@ -34,7 +37,9 @@ def _rig(distortion: list[float] | None = None) -> CameraRig:
 def _project(rig: CameraRig, centre, size=PERSON, klass="person", pitch_offset=0.0, render_rig=None):
     box = cuboid_box(render_rig or rig, centre, size)
     assert box is not None
-    return GroundProjector(rig, PROFILES).project([Detection2D(box, klass, 0.9)], pitch_offset=pitch_offset)
+    return GroundProjector(rig, PROFILES, TIGHT).project(
+        [Detection2D(box, klass, 0.9)], pitch_offset=pitch_offset
+    )
 
 
 @pytest.mark.parametrize("centre", [(2.0, 0.0), (5.0, 1.5), (9.0, -2.0), (14.0, 3.0), (20.0, 0.0)])
@@ -49,7 +54,7 @@ def test_exact_boxes_land_on_the_true_footprint(centre, distortion) -> None:
     _depth, width, height = obs.size
     # Seen obliquely the box spans the near face and a side: w·cos(bearing) + d·|sin(bearing)|.
     bearing = np.arctan2(centre[1], centre[0] - rig.extrinsics.origin[0])
-    visible = 0.5 * np.cos(bearing) + 0.5 * abs(np.sin(bearing))
+    visible = 0.5 * np.cos(bearing) + 0.4 * abs(np.sin(bearing))
     assert width == pytest.approx(visible, abs=0.1)
     assert height == pytest.approx(1.7, rel=0.1)
     assert not obs.cut_bottom
@@ -73,22 +78,22 @@ def test_thirty_metre_person_is_rejected() -> None:
     assert tall_top is None or tall_top[1] <= 2.0  # the top leaves the image
     # A box whose top is well inside the image but implies ~9 m of height:
     giant = cuboid_box(rig, (25.0, 0.0), (0.35, 0.5, 9.0))
-    result = GroundProjector(rig, PROFILES).project([Detection2D(giant, "person", 0.9)])
+    result = GroundProjector(rig, PROFILES, TIGHT).project([Detection2D(giant, "person", 0.9)])
     assert [reason for _, reason in result.rejected] == [IMPLAUSIBLE_HEIGHT]
     # The same box is fine for a class with no profile of that height? No: unknown classes are
     # lenient up to 4 m × tolerance, 9 m is still rejected.
-    result = GroundProjector(rig, PROFILES).project([Detection2D(giant, "mystery", 0.9)])
+    result = GroundProjector(rig, PROFILES, TIGHT).project([Detection2D(giant, "mystery", 0.9)])
     assert [reason for _, reason in result.rejected] == [IMPLAUSIBLE_HEIGHT]
 
 
 def test_box_above_horizon_is_rejected_not_raised() -> None:
     rig = _rig()
     sky = Detection2D((300.0, 10.0, 340.0, 60.0), "person", 0.9)  # bottom far above the horizon
-    result = GroundProjector(rig, PROFILES).project([sky])
+    result = GroundProjector(rig, PROFILES, TIGHT).project([sky])
     assert [reason for _, reason in result.rejected] == [ABOVE_HORIZON]
     # Rover pitched nose-up by 0.5 rad: nearly every row is sky; still no exception.
     normal = Detection2D(cuboid_box(rig, (5.0, 0.0), PERSON), "person", 0.9)
-    result = GroundProjector(rig, PROFILES).project([normal, sky], pitch_offset=-0.5)
+    result = GroundProjector(rig, PROFILES, TIGHT).project([normal, sky], pitch_offset=-0.5)
     assert not result.observations
     assert {reason for _, reason in result.rejected} == {ABOVE_HORIZON}
 
@@ -110,7 +115,7 @@ def test_box_cut_by_the_bottom_edge_uses_the_height_prior() -> None:
     box = cuboid_box(rig, centre, cone)
     assert box is not None and box[3] >= rig.intrinsics.height - 1.5 and box[1] > 5
     cut_row_ground, _ = rig.pixels_to_ground(np.array([[0.5 * (box[0] + box[2]), box[3]]]))
-    result = GroundProjector(rig, PROFILES).project([Detection2D(box, "traffic_cone", 0.9)])
+    result = GroundProjector(rig, PROFILES, TIGHT).project([Detection2D(box, "traffic_cone", 0.9)])
     (obs,) = result.observations
     assert obs.cut_bottom
     near_face = obs.position[0] - obs.size[0] / 2
@@ -123,14 +128,14 @@ def test_box_cut_at_both_edges_stays_nearer_than_the_cut_point() -> None:
     box = cuboid_box(rig, (0.9, 0.1), PERSON)
     assert box is not None and box[1] <= 0.0 and box[3] >= rig.intrinsics.height - 1.5
     cut_row_ground, _ = rig.pixels_to_ground(np.array([[0.5 * (box[0] + box[2]), box[3]]]))
-    (obs,) = GroundProjector(rig, PROFILES).project([Detection2D(box, "person", 0.9)]).observations
+    (obs,) = GroundProjector(rig, PROFILES, TIGHT).project([Detection2D(box, "person", 0.9)]).observations
     assert obs.cut_bottom
     assert obs.position[0] - obs.size[0] / 2 <= cut_row_ground[0, 0] + 1e-6
 
 
 def test_bad_boxes_are_rejected_with_a_reason() -> None:
     rig = _rig()
-    projector = GroundProjector(rig, PROFILES, ProjectionConfig(max_range=10.0))
+    projector = GroundProjector(rig, PROFILES, ProjectionConfig(max_range=10.0, box_pixel_offset=0.5))
     far = Detection2D(cuboid_box(rig, (18.0, 0.0), PERSON), "person", 0.9)
     result = projector.project(
         [

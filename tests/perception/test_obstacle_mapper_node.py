@@ -11,6 +11,7 @@ import pytest
 
 from calibration.calibration_io import load_camera_info, load_extrinsics
 from calibration.camera_model import CameraRig
+from perception.ground_projection import ProjectionConfig
 from perception.obstacle_mapper import (
     FUTURE,
     NAN_DETECTION,
@@ -33,7 +34,8 @@ EXTRINSICS = REPO_ROOT / "config" / "extrinsics.yaml"
 CLASSES = REPO_ROOT / "config" / "classes.yaml"
 RIG = CameraRig(load_camera_info(str(CAMERA_INFO)), load_extrinsics(str(EXTRINSICS)))
 PROFILES = load_class_profiles(CLASSES)
-PERSON = (0.5, 0.5, 1.7)  # depth = the table's typical width (its depth stand-in)
+PERSON = (0.4, 0.5, 1.7)  # depth = the table's contact_depth_m
+TIGHT = ProjectionConfig(box_pixel_offset=0.5)  # cuboid_box: tight edge-convention boxes
 CONE = (0.35, 0.35, 0.5)
 SCENE = [((4.0, 1.0), PERSON, "person"), ((8.0, -1.5), CONE, "traffic_cone"), ((12.0, 2.0), PERSON, "person")]
 
@@ -43,7 +45,9 @@ def _frame(scene=SCENE) -> list[Detection2D]:
 
 
 def _core(**config) -> ObstacleMapperCore:
-    core = ObstacleMapperCore(PROFILES, tracker=TrackerConfig(birth_hits=2), config=MapperConfig(**config))
+    core = ObstacleMapperCore(
+        PROFILES, TIGHT, tracker=TrackerConfig(birth_hits=2), config=MapperConfig(**config)
+    )
     core.set_rig(RIG)
     return core
 
@@ -146,7 +150,13 @@ def _node_env(ros_context, **overrides):
 
     from perception.obstacle_mapper_node import ObstacleMapperNode
 
-    params = {"extrinsics_url": str(EXTRINSICS), "classes_url": str(CLASSES), "birth_hits": 2, **overrides}
+    params = {
+        "extrinsics_url": str(EXTRINSICS),
+        "classes_url": str(CLASSES),
+        "birth_hits": 2,
+        "box_pixel_offset": TIGHT.box_pixel_offset,
+        **overrides,
+    }
     node = ObstacleMapperNode(
         context=ros_context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()]
     )
