@@ -52,6 +52,9 @@ class ProjectionConfig:
     # bottom edge sits at y_max - 1). 0.5 suits tight edge-convention boxes (pixel i spans [i, i+1))
     # such as a COCO model's.
     box_pixel_offset: float = 1.0
+    # The top edge is a range cue (see GroundObservation.top_tan) for classes at least this much
+    # taller than the camera; lower ones show the far edge of their top, which moves differently.
+    top_edge_min_rise: float = 0.5  # m
 
     def __post_init__(self) -> None:
         if not self.max_range > 0 or not self.pixel_sigma >= 0 or not self.height_tolerance >= 1.0:
@@ -134,6 +137,9 @@ class GroundProjector:
             width = profile.width
         covariance = self._covariance(rig, u_centre, y_max, bearing, distance, cut_bottom, profile)
         position = near + bearing * (profile.depth / 2.0) if cfg.centre_from_near_face else near
+        top = None
+        if not (top_cut or cut_bottom) and profile.height - rig.extrinsics.origin[2] >= cfg.top_edge_min_rise:
+            top = self._top_tan(rig, u_centre, y_min)
         return GroundObservation(
             position=position,
             covariance=covariance,
@@ -141,7 +147,22 @@ class GroundProjector:
             class_name=det.class_name,
             score=float(det.score),
             cut_bottom=bool(cut_bottom),
+            top_tan=None if top is None else top[0],
+            top_tan_sigma=0.0 if top is None else top[1],
+            camera_xyz=None if top is None else tuple(float(v) for v in rig.extrinsics.origin),
         )
+
+    def _top_tan(self, rig: CameraRig, u: float, top_row: float) -> tuple[float, float] | None:
+        """Tangent of the elevation of the ray through (u, top_row) and its sigma (pixel and pitch
+        noise, through the camera model); None when the ray does not point upwards."""
+        cfg = self.config
+        rays = rig.pixel_rays_in_base(np.array([[u, top_row], [u, top_row - 1.0], [u, top_row + 1.0]]))
+        tans = rays[:, 2] / np.hypot(rays[:, 0], rays[:, 1])
+        if not np.all(np.isfinite(tans)) or tans[0] <= 0.0:
+            return None
+        per_px = 0.5 * abs(tans[1] - tans[2])
+        sigma_px = float(np.hypot(cfg.pixel_sigma, rig.intrinsics.fy * cfg.pitch_sigma))
+        return float(tans[0]), per_px * sigma_px
 
     def _height_plausible(self, height: float, profile: ObstacleProfile) -> bool:
         tol = self.config.height_tolerance

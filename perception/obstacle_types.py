@@ -39,6 +39,15 @@ class GroundObservation:
     class_name: str
     score: float
     cut_bottom: bool = False  # box cut by the image's bottom edge: range from the height prior
+    # Second range cue, for obstacles taller than the camera whose top edge is in the image: the
+    # tangent of the elevation (base_link) of the ray through the box's top-centre, its standard
+    # deviation, and the ray's origin (the camera). An obstacle of height h at horizontal distance
+    # d from the camera puts its top on that ray when tan = (h - camera_z) / d: with h learned per
+    # track, the top edge measures range ~2x better than the ground contact does (a 1.7 m person
+    # rises 1.1 m above a 0.6 m camera, its feet lie 0.6 m below it).
+    top_tan: float | None = None
+    top_tan_sigma: float = 0.0
+    camera_xyz: tuple[float, float, float] | None = None
 
     @property
     def range(self) -> float:

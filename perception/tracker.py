@@ -1,12 +1,17 @@
 """Multi-object tracker in ``base_link`` (pure core, no rclpy, no clock of its own).
 
-* State per track: [x, y, vx, vy] with a constant-velocity Kalman filter (white-acceleration
-  process noise). Positions are in base_link; velocities are over the ground expressed in base_link
-  axes when odometry is given (each step first moves every track by the rover's own motion), and
+* State per track: [x, y, vx, vy, h] with a constant-velocity Kalman filter (white-acceleration
+  process noise). h is the obstacle's height as its box's top edge sees it: for obstacles taller
+  than the camera the top edge is a second, sharper range cue (extended-Kalman update of
+  ``GroundObservation.top_tan``), which is what makes the radial velocity of a pedestrian
+  observable within half a second. h is learned per track, so a tall or short person is no bias.
+  Positions are in base_link; velocities are over the ground expressed in base_link axes when
+  odometry is given (each step first moves every track by the rover's own motion), and
   relative to the rover otherwise.
 * Assignment: Hungarian (``scipy.optimize.linear_sum_assignment``) on the squared Mahalanobis
   distance of each detection to each predicted track, gated by a chi-square threshold and a hard
-  distance, and never across classes (unless ``class_consistent`` is off).
+  distance (an ellipse: ``gate_distance`` across the line of sight, longer along it at long
+  range), and never across classes (unless ``class_consistent`` is off).
 * Life cycle: a track is born tentative, confirmed after ``birth_hits`` hits, deleted after
   ``death_misses`` consecutive misses (a tentative track after its first miss). Ids are never
   reused, resets included, so an id always means one object.
@@ -24,7 +29,8 @@ from scipy.optimize import linear_sum_assignment
 
 from perception.obstacle_types import GroundObservation, TrackedObstacle
 
-_H = np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]])
+_H = np.array([[1.0, 0.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0, 0.0]])
+_DIM = 5
 _INFEASIBLE = 1e9
 
 
@@ -34,6 +40,10 @@ class TrackerConfig:
     death_misses: int = 5  # consecutive misses before a confirmed track is deleted
     gate_chi2: float = 13.8  # squared Mahalanobis gate (2 dof; 13.8 ≈ 99.9 %)
     gate_distance: float = 3.0  # m; hard gate whatever the covariance says
+    # ...except along the line of sight, where one pixel of box bottom is d² / (f · camera height)
+    # of range (~2.5 m at 22 m, ~13 % of it): there the hard gate is this fraction of the range
+    # when that is larger (~2.7 px of row).
+    gate_range_fraction: float = 0.35
     accel_sigma: float = 2.0  # m/s²; white-acceleration process noise
     initial_velocity_sigma: float = 3.0  # m/s; velocity uncertainty at birth (upper bound)
     min_velocity_sigma: float = 0.3  # m/s; prior floor, even for classes that never move
@@ -42,6 +52,10 @@ class TrackerConfig:
     max_gap: float = 2.0  # s; a longer silence resets the tracker
     backwards_tolerance: float = 1e-3  # s; "now" earlier than this before the last update → reset
     size_smoothing: float = 0.3  # EMA weight of a new size / score measurement
+    use_top_edge: bool = True  # EKF update from the box's top edge (GroundObservation.top_tan)
+    height_sigma: float = 0.25  # m; uncertainty of the first height measurement of a track
+    height_drift: float = 0.05  # m/√s; random walk of the apparent height (gait, posture)
+    top_gate_chi2: float = 6.6  # 1 dof, 99 %: a top edge that disagrees more (occluded) is ignored
 
     def __post_init__(self) -> None:
         if self.birth_hits < 1 or self.death_misses < 1:
@@ -73,8 +87,8 @@ class EgoMotion:
 class Track:
     track_id: int
     class_name: str
-    state: np.ndarray  # [x, y, vx, vy]
-    covariance: np.ndarray  # 4×4
+    state: np.ndarray  # [x, y, vx, vy, h]
+    covariance: np.ndarray  # 5×5
     size: np.ndarray  # depth, width, height
     score: float
     born: float
@@ -154,11 +168,12 @@ class Tracker:
     def _predict(self, dt: float, ego: EgoMotion | None) -> None:
         if dt <= 0.0 and ego is None:
             return
-        F = np.eye(4)
+        F = np.eye(_DIM)
         F[0, 2] = F[1, 3] = dt
         q = self.config.accel_sigma**2
-        # Discrete white-acceleration noise for one axis, laid out for [x, y, vx, vy].
-        Q = q * np.array(
+        # Discrete white-acceleration noise for one axis, laid out for [x, y, vx, vy]; h drifts.
+        Q = np.zeros((_DIM, _DIM))
+        Q[:4, :4] = q * np.array(
             [
                 [dt**4 / 4, 0, dt**3 / 2, 0],
                 [0, dt**4 / 4, 0, dt**3 / 2],
@@ -166,9 +181,11 @@ class Tracker:
                 [0, dt**3 / 2, 0, dt**2],
             ]
         )
+        Q[4, 4] = self.config.height_drift**2 * dt
         if ego is not None and dt > 0.0:
             R2, t = ego.transform(dt)
-            R4 = np.kron(np.eye(2), R2)  # rotates position and velocity alike
+            R4 = np.eye(_DIM)
+            R4[:4, :4] = np.kron(np.eye(2), R2)  # rotates position and velocity alike
         for track in self.tracks:
             track.state = F @ track.state
             track.covariance = F @ track.covariance @ F.T + Q
@@ -192,7 +209,7 @@ class Tracker:
                 if self.config.class_consistent and obs.class_name != track.class_name:
                     continue
                 innovation = obs.position - predicted
-                if np.hypot(*innovation) > self.config.gate_distance:
+                if not self._within_hard_gate(predicted, innovation):
                     continue
                 d2 = float(innovation @ np.linalg.solve(projected_cov + obs.covariance, innovation))
                 if d2 <= self.config.gate_chi2:
@@ -207,16 +224,29 @@ class Tracker:
             [j for j in range(n_obs) if j not in matched_obs],
         )
 
+    def _within_hard_gate(self, predicted: np.ndarray, innovation: np.ndarray) -> bool:
+        gate = self.config.gate_distance
+        distance = float(np.hypot(*predicted))
+        if distance < 1e-6:
+            return bool(np.hypot(*innovation) <= gate)
+        sight = predicted / distance
+        along = float(innovation @ sight)
+        across = float(innovation[0] * sight[1] - innovation[1] * sight[0])
+        along_gate = max(gate, self.config.gate_range_fraction * distance)
+        return bool((along / along_gate) ** 2 + (across / gate) ** 2 <= 1.0)
+
     def _correct(self, track: Track, obs: GroundObservation) -> None:
         S = _H @ track.covariance @ _H.T + obs.covariance
         K = track.covariance @ _H.T @ np.linalg.inv(S)
         track.state = track.state + K @ (obs.position - _H @ track.state)
         # Joseph form: stays symmetric positive definite whatever the rounding.
-        I_KH = np.eye(4) - K @ _H
+        I_KH = np.eye(_DIM) - K @ _H
         track.covariance = I_KH @ track.covariance @ I_KH.T + K @ obs.covariance @ K.T
-        speed = float(np.hypot(*track.state[2:]))
+        if self.config.use_top_edge:
+            self._correct_top_edge(track, obs)
+        speed = float(np.hypot(*track.state[2:4]))
         if speed > self.config.max_speed:
-            track.state[2:] *= self.config.max_speed / speed
+            track.state[2:4] *= self.config.max_speed / speed
         alpha = self.config.size_smoothing
         track.size = (1 - alpha) * track.size + alpha * np.asarray(obs.size)
         track.score = (1 - alpha) * track.score + alpha * obs.score
@@ -225,19 +255,53 @@ class Tracker:
         if track.hits >= self.config.birth_hits:
             track.confirmed = True
 
+    def _correct_top_edge(self, track: Track, obs: GroundObservation) -> None:
+        """Extended-Kalman update from the top edge: tan(elevation) = (h - camera_z) / d(x, y)."""
+        if obs.top_tan is None or obs.camera_xyz is None or not obs.top_tan_sigma > 0.0:
+            return
+        cx, cy, cz = obs.camera_xyz
+        offset = track.state[:2] - np.array([cx, cy])
+        d = float(np.hypot(*offset))
+        if d < 0.5:
+            return
+        rise = track.state[4] - cz
+        predicted = rise / d
+        H = np.zeros((1, _DIM))
+        H[0, :2] = -rise / d**3 * offset
+        H[0, 4] = 1.0 / d
+        S = float((H @ track.covariance @ H.T)[0, 0]) + obs.top_tan_sigma**2
+        innovation = obs.top_tan - predicted
+        if innovation**2 / S > self.config.top_gate_chi2:
+            return  # top edge hidden or cut by something in front: not this obstacle's top
+        K = (track.covariance @ H.T) / S
+        track.state = track.state + K[:, 0] * innovation
+        I_KH = np.eye(_DIM) - K @ H
+        track.covariance = I_KH @ track.covariance @ I_KH.T + (K @ K.T) * obs.top_tan_sigma**2
+
     def _birth(self, obs: GroundObservation, now: float, ego_known: bool) -> Track:
-        covariance = np.zeros((4, 4))
+        covariance = np.zeros((_DIM, _DIM))
         covariance[:2, :2] = obs.covariance
         # The class prior bounds speed over the ground; without odometry, velocities are relative
         # to a rover of unknown speed, so only the wide prior is honest.
         sigma = (
             self._velocity_prior_sigma(obs.class_name) if ego_known else self.config.initial_velocity_sigma
         )
-        covariance[2:, 2:] = np.eye(2) * sigma**2
+        covariance[2:4, 2:4] = np.eye(2) * sigma**2
+        covariance[4, 4] = self.config.height_sigma**2
+        height = float(obs.size[2])
+        if self.config.use_top_edge and obs.top_tan is not None and obs.camera_xyz is not None:
+            # The height that puts the top on the observed ray: correlated with the range.
+            offset = obs.position - np.asarray(obs.camera_xyz[:2])
+            d = float(np.hypot(*offset))
+            if d >= 0.5:
+                height = obs.camera_xyz[2] + obs.top_tan * d
+                J = obs.top_tan * offset / d
+                covariance[4, :2] = covariance[:2, 4] = J @ obs.covariance
+                covariance[4, 4] = float(J @ obs.covariance @ J) + (d * obs.top_tan_sigma) ** 2
         track = Track(
             track_id=self.next_id,
             class_name=obs.class_name,
-            state=np.array([obs.position[0], obs.position[1], 0.0, 0.0]),
+            state=np.array([obs.position[0], obs.position[1], 0.0, 0.0, height]),
             covariance=covariance,
             size=np.asarray(obs.size, dtype=np.float64),
             score=float(obs.score),
@@ -265,8 +329,8 @@ class Tracker:
             track_id=track.track_id,
             class_name=track.class_name,
             position=track.state[:2].copy(),
-            velocity=track.state[2:].copy(),
-            covariance=track.covariance.copy(),
+            velocity=track.state[2:4].copy(),
+            covariance=track.covariance[:4, :4].copy(),
             size=(float(track.size[0]), float(track.size[1]), float(track.size[2])),
             score=float(track.score),
             age=0.0 if now is None else float(now - track.born),

@@ -152,3 +152,17 @@ def test_camera_looking_sideways_places_obstacles_sideways() -> None:
     rig = CameraRig(intr, CameraExtrinsics((0.0, 0.0, 0.8), (0.0, 0.2, np.pi / 2)))  # looks left
     (obs,) = _project(rig, (0.5, 6.0)).observations
     np.testing.assert_allclose(obs.position, [0.5, 6.0], atol=0.1)
+
+
+def test_top_edge_cue_only_for_obstacles_taller_than_the_camera() -> None:
+    rig = _rig()
+    (person,) = _project(rig, (8.0, 1.0)).observations
+    assert person.top_tan is not None and person.top_tan > 0 and person.top_tan_sigma > 0
+    camera = np.asarray(person.camera_xyz)
+    # The top of a 1.7 m person at its footprint centre is on that ray (to a few cm of height).
+    distance = np.hypot(*(person.position - camera[:2]))
+    assert camera[2] + person.top_tan * distance == pytest.approx(1.7, abs=0.1)
+    (cone,) = _project(rig, (6.0, 0.0), size=(0.35, 0.35, 0.5), klass="traffic_cone").observations
+    assert cone.top_tan is None
+    (close,) = _project(rig, (1.2, 0.0)).observations  # head above the image: top edge cut
+    assert close.top_tan is None
