@@ -210,13 +210,22 @@ def person_mesh(seed: int, size: tuple[float, float, float], phase: float, walki
     girth = rng.uniform(0.9, 1.2)
     b = MeshBuilder()
     stride = 0.42 * walking
-    hip_z, thigh, shin = 0.92 * s, 0.45 * s, 0.44 * s
-    for sign in (1.0, -1.0):
+    thigh, shin = 0.45 * s, 0.44 * s
+
+    def leg(sign: float, hip_z: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         swing = stride * np.sin(phase) * sign
         knee_bend = walking * 0.5 * max(0.0, np.sin(phase + sign * np.pi / 2))
         hip = np.array([0.0, sign * 0.09 * s * girth, hip_z])
         knee = hip + thigh * np.array([np.sin(swing), 0.0, -np.cos(swing)])
         ankle = knee + shin * np.array([np.sin(swing - knee_bend), 0.0, -np.cos(swing - knee_bend)])
+        return hip, knee, ankle, swing
+
+    # The stance foot stays on the ground at every gait phase: lower the body by however far the
+    # lower shoe sole would hover (the mapper ranges people from where their feet meet the ground).
+    sole_clearance = min(leg(sign, 0.92 * s)[2][2] for sign in (1.0, -1.0)) - 0.06 * s
+    hip_z = 0.92 * s - max(sole_clearance, 0.0)
+    for sign in (1.0, -1.0):
+        hip, knee, ankle, swing = leg(sign, hip_z)
         b.segment(hip, knee, 0.15 * s * girth, pants)
         b.segment(knee, ankle, 0.11 * s, pants)
         b.box(
