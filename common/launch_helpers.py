@@ -33,12 +33,20 @@ def node_params(name: str, extra: dict | None = None) -> list:
     return params
 
 
-def pipeline_nodes(use_sim_time: LaunchConfiguration | bool, names: list[str] | None = None) -> list[Node]:
-    """The perception/control nodes that are installed (parts not built yet are left out)."""
+def pipeline_nodes(
+    use_sim_time: LaunchConfiguration | bool,
+    names: list[str] | None = None,
+    overrides: dict[str, dict] | None = None,
+) -> list[Node]:
+    """The perception/control nodes that are installed (parts not built yet are left out).
+
+    ``overrides`` maps a node name to parameters applied over its config/<name>.yaml.
+    """
     nodes = []
     for name in names or PIPELINE:
         if not installed(name):
             continue
+        extra = {"use_sim_time": use_sim_time, **(overrides or {}).get(name, {})}
         nodes.append(
             Node(
                 package=PACKAGE,
@@ -46,7 +54,7 @@ def pipeline_nodes(use_sim_time: LaunchConfiguration | bool, names: list[str] | 
                 name=name,
                 output="screen",
                 emulate_tty=True,
-                parameters=node_params(name, {"use_sim_time": use_sim_time}),
+                parameters=node_params(name, extra),
             )
         )
     return nodes

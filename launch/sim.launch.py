@@ -26,7 +26,11 @@ def _controller_without_detector_watch() -> list[Node]:
     """The controller alone (perfect perception: no /detections to watch), when it is installed."""
     if not installed("controller"):
         return []
-    extra = {"use_sim_time": True, "watch_detections": False}
+    extra = {
+        "use_sim_time": True,
+        "watch_detections": False,
+        "frame_period": ParameterValue(LaunchConfiguration("frame_period"), value_type=float),
+    }
     return [
         Node(
             package=PACKAGE,
@@ -67,6 +71,11 @@ def generate_launch_description() -> LaunchDescription:
             default_value="ackermann",
             description="/cmd_vel angular.z — ackermann: steer angle (controller default); twist: yaw rate",
         ),
+        DeclareLaunchArgument(
+            "frame_period",
+            default_value="0.05",
+            description="camera frame period (s) the controller's watchdog counts in: the scenarios' step_s",
+        ),
         DeclareLaunchArgument("rviz", default_value="false", description="start RViz"),
     ]
     sim = Node(
@@ -96,7 +105,15 @@ def generate_launch_description() -> LaunchDescription:
     )
     pipeline, perfect = LaunchConfiguration("pipeline"), LaunchConfiguration("perfect_perception")
     full = GroupAction(
-        pipeline_nodes(True),
+        # The controller's watchdog counts stale inputs in camera frame periods: the simulator's.
+        pipeline_nodes(
+            True,
+            overrides={
+                "controller": {
+                    "frame_period": ParameterValue(LaunchConfiguration("frame_period"), value_type=float)
+                }
+            },
+        ),
         condition=IfCondition(PythonExpression(["'", pipeline, "' == 'true' and '", perfect, "' != 'true'"])),
     )
     controller_only = GroupAction(
