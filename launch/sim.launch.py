@@ -18,8 +18,25 @@ from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
-from common.launch_helpers import PACKAGE, node_params, pipeline_nodes, rviz_node
+from common.launch_helpers import PACKAGE, installed, node_params, pipeline_nodes, rviz_node
 from launch import LaunchDescription
+
+
+def _controller_without_detector_watch() -> list[Node]:
+    """The controller alone (perfect perception: no /detections to watch), when it is installed."""
+    if not installed("controller"):
+        return []
+    extra = {"use_sim_time": True, "watch_detections": False}
+    return [
+        Node(
+            package=PACKAGE,
+            executable="controller",
+            name="controller",
+            output="screen",
+            emulate_tty=True,
+            parameters=node_params("controller", extra),
+        )
+    ]
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -83,7 +100,7 @@ def generate_launch_description() -> LaunchDescription:
         condition=IfCondition(PythonExpression(["'", pipeline, "' == 'true' and '", perfect, "' != 'true'"])),
     )
     controller_only = GroupAction(
-        pipeline_nodes(True, ["controller"]),
+        _controller_without_detector_watch(),
         condition=IfCondition(PythonExpression(["'", pipeline, "' == 'true' and '", perfect, "' == 'true'"])),
     )
     return LaunchDescription([*args, sim, shutdown_at_end, full, controller_only, rviz_node()])

@@ -243,6 +243,62 @@ def person_mesh(seed: int, size: tuple[float, float, float], phase: float, walki
     return b.build()
 
 
+def _knee(hip: np.ndarray, foot: np.ndarray, thigh: float, shin: float) -> np.ndarray:
+    """Two-link leg in the x-z plane with the knee forward (riders, pedalling)."""
+    d_vec = foot - hip
+    d = float(np.linalg.norm(d_vec[[0, 2]]))
+    d = min(max(d, 1e-6), (thigh + shin) * 0.999)
+    cos_a = np.clip((thigh**2 + d**2 - shin**2) / (2 * thigh * d), -1.0, 1.0)
+    alpha = float(np.arccos(cos_a))
+    ux, uz = d_vec[0] / d, d_vec[2] / d
+    direction = np.array(
+        [ux * np.cos(alpha) - uz * np.sin(alpha), 0.0, ux * np.sin(alpha) + uz * np.cos(alpha)]
+    )
+    knee = hip + thigh * direction
+    knee[1] = (hip[1] + foot[1]) / 2.0
+    return knee
+
+
+def rider_mesh(seed: int, size: tuple[float, float, float], phase: float) -> Mesh:
+    """A person riding a default-size bicycle (same local frame as :func:`bicycle_mesh`)."""
+    rng = np.random.default_rng(seed)
+    s = size[2] / 1.75
+    shirt, pants = _colour(rng, _CLOTHES), _colour(rng, _PANTS)
+    skin, hair = _colour(rng, _SKIN, 10), _colour(rng, _HAIR, 10)
+    helmet = _colour(rng, _CLOTHES) if rng.random() < 0.5 else hair
+    b = MeshBuilder()
+    hip_c = np.array([-0.22, 0.0, 0.95])
+    shoulder_c = hip_c + 0.55 * s * np.array([np.sin(0.45), 0.0, np.cos(0.45)])  # leaning forward
+    bracket = np.array([-0.05, 0.0, 0.3])
+    for sign in (1.0, -1.0):
+        crank = phase + (0.0 if sign > 0 else np.pi)
+        pedal = bracket + np.array([0.17 * np.cos(crank), sign * 0.12, 0.17 * np.sin(crank)])
+        hip = hip_c + np.array([0.0, sign * 0.1 * s, 0.0])
+        knee = _knee(hip, pedal, 0.45 * s, 0.46 * s)
+        b.segment(hip, knee, 0.15 * s, pants)
+        b.segment(knee, pedal, 0.11 * s, pants)
+        shoulder = shoulder_c + np.array([0.0, sign * 0.2 * s, 0.0])
+        grip = np.array([0.35, sign * 0.22, 1.0])
+        elbow = (shoulder + grip) / 2.0 + np.array([0.0, sign * 0.04, -0.06])
+        b.segment(shoulder, elbow, 0.095 * s, shirt)
+        b.segment(elbow, grip, 0.08 * s, skin)
+    b.segment(hip_c, shoulder_c, 0.38 * s, shirt, depth=0.22 * s)
+    head = shoulder_c + np.array([0.08 * s, 0.0, 0.1 * s])
+    b.frustum(
+        (head[0], head[1]), head[2], head[2] + 0.17 * s, 0.095 * s, 0.09 * s, skin, sides=8, cap_colour=helmet
+    )
+    b.frustum(
+        (head[0] - 0.015, head[1]),
+        head[2] + 0.13 * s,
+        head[2] + 0.21 * s,
+        0.11 * s,
+        0.07 * s,
+        helmet,
+        sides=8,
+    )
+    return b.build()
+
+
 def car_mesh(seed: int, size: tuple[float, float, float]) -> Mesh:
     rng = np.random.default_rng(seed)
     length, width, height = size
@@ -396,13 +452,22 @@ GAIT_STEPS = 16  # gait phases per stride cycle kept in the mesh cache
 
 
 def object_mesh(
-    kind: str, seed: int, size: tuple[float, float, float] | None, phase: float, walking: float
+    kind: str,
+    seed: int,
+    size: tuple[float, float, float] | None,
+    phase: float,
+    walking: float,
+    riding: bool = False,
 ) -> Mesh:
-    """The mesh of any class or distractor kind (cached; gait phase quantized to GAIT_STEPS)."""
+    """The mesh of any class or distractor kind (cached; gait phase quantized to GAIT_STEPS).
+
+    ``riding``: a person seated on a bicycle posed at the same place (pedalling with ``phase``).
+    """
     dims = tuple(round(float(v), 3) for v in (size if size is not None else DEFAULT_SIZES[kind]))
     if kind == "person":
-        step = round(phase / (2 * np.pi) * GAIT_STEPS) % GAIT_STEPS if walking > 0 else 0
-        return _cached_mesh(kind, int(seed), dims, step, round(float(walking), 2))
+        moving = walking > 0 or riding
+        step = round(phase / (2 * np.pi) * GAIT_STEPS) % GAIT_STEPS if moving else 0
+        return _cached_mesh("rider" if riding else kind, int(seed), dims, step, round(float(walking), 2))
     return _cached_mesh(kind, int(seed), dims, 0, 0.0)
 
 
@@ -412,6 +477,8 @@ def _cached_mesh(
 ) -> Mesh:
     if kind == "person":
         return person_mesh(seed, dims, gait_step * 2 * np.pi / GAIT_STEPS, walking)
+    if kind == "rider":
+        return rider_mesh(seed, dims, gait_step * 2 * np.pi / GAIT_STEPS)
     if kind == "car":
         return car_mesh(seed, dims)
     if kind == "bicycle":

@@ -17,6 +17,7 @@ from simulation.textures import GROUND_KINDS
 # Relative frequency of each class among the labelled objects of a random scene.
 CLASS_WEIGHTS = {"person": 0.34, "bicycle": 0.14, "car": 0.18, "traffic_cone": 0.17, "box": 0.17}
 LIGHTING_KINDS = ("day", "overcast", "dusk", "night", "fog", "indoor")
+RIDER_PROBABILITY = 0.4  # bicycles that carry a cyclist
 
 
 def jittered_rig(base: CameraRig, rng: np.random.Generator) -> CameraRig:
@@ -129,6 +130,9 @@ def random_scene(rng: np.random.Generator, rig: CameraRig) -> Scene:
         if _overlaps(objects, x, y, size):  # two things never share the same ground
             continue
         walking = float(rng.uniform(0.3, 1.0)) if kind == "person" and rng.random() < 0.7 else 0.0
+        rider = kind == "bicycle" and rng.random() < RIDER_PROBABILITY
+        if rider:
+            size = DEFAULT_SIZES["bicycle"]  # the rider's pose is made for the standard frame
         objects.append(
             SceneObject(
                 kind=kind, x=float(x), y=float(y), yaw=float(rng.uniform(-np.pi, np.pi)),
@@ -136,6 +140,14 @@ def random_scene(rng: np.random.Generator, rig: CameraRig) -> Scene:
                 gait_phase=float(rng.uniform(0, 2 * np.pi)), walking=walking,
             )
         )  # fmt: skip
+        if rider:  # a cyclist: two labels, person on top of bicycle, as in COCO
+            bike = objects[-1]
+            objects.append(
+                SceneObject(
+                    kind="person", x=bike.x, y=bike.y, yaw=bike.yaw, size=_random_size("person", rng),
+                    seed=int(rng.integers(1 << 30)), gait_phase=float(rng.uniform(0, 2 * np.pi)), riding=True,
+                )
+            )  # fmt: skip
     for _ in range(int(rng.integers(0, 7))):  # distractors: near ones occlude, far ones are background
         kind = str(
             rng.choice(["pole", "bin", "tree", "building", "barrier"], p=[0.3, 0.15, 0.25, 0.15, 0.15])

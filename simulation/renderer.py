@@ -329,8 +329,10 @@ class Renderer:
             yaw = obj.yaw - pyaw
             cy, sy = np.cos(yaw), np.sin(yaw)
             rot = np.array([[cy, -sy, 0.0], [sy, cy, 0.0], [0.0, 0.0, 1.0]])
-            mesh = object_mesh(obj.kind, obj.seed, obj.dims, obj.gait_phase, obj.walking)
-            posed.append((dist, index, mesh, rot, np.array([bx, by, 0.0])))
+            mesh = object_mesh(obj.kind, obj.seed, obj.dims, obj.gait_phase, obj.walking, obj.riding)
+            # A rider shares its bicycle's place: draw it just after (on top of) the bicycle.
+            order_distance = dist - (0.01 if obj.riding else 0.0)
+            posed.append((order_distance, index, mesh, rot, np.array([bx, by, 0.0])))
         posed.sort(key=lambda item: -item[0])
         return [(index, mesh, rot, trans) for _, index, mesh, rot, trans in posed]
 

@@ -50,6 +50,7 @@ class SceneObject:
     seed: int = 0
     gait_phase: float = 0.0  # rad, persons only
     walking: float = 0.0  # 0 standing .. 1 full stride
+    riding: bool = False  # persons only: seated on a default-size bicycle posed at the same place
     visible: bool = True  # False: not in the world yet (e.g. hidden until triggered)
 
     @property

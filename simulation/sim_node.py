@@ -222,17 +222,16 @@ class SimNode(Node):
         if self.p["metrics_path"]:
             path = Path(self.p["metrics_path"])
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(
-                json.dumps(
-                    {
-                        "scenario": result.scenario,
-                        "success": result.success,
-                        "reasons": result.reasons,
-                        "metrics": metrics,
-                    },
-                    indent=2,
-                )
-            )
+            # Flat keys (tools/demo.py tabulates them) and the same block under "metrics"
+            # (benchmarks/control_sim_graph.py reads that).
+            report = {
+                "scenario": result.scenario,
+                "success": result.success,
+                "reasons": result.reasons,
+                **metrics,
+                "metrics": metrics,
+            }
+            path.write_text(json.dumps(report, indent=2))
         action = self.p["end_action"]
         if action == "restart":
             self._reset()

@@ -7,7 +7,6 @@ UDPv4 transport only — no shared-memory segments left in /dev/shm when a node 
 
 from __future__ import annotations
 
-import fcntl
 import os
 import subprocess
 import sys
@@ -15,6 +14,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+
+from common.ros_domain import claim_domain_id
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -25,20 +26,8 @@ _domain_lock_file = None
 def _claim_domain_id() -> int:
     """Claim a free ROS domain id in 1..100 for this process (held until it exits)."""
     global _domain_lock_file
-    lock_dir = Path(tempfile.gettempdir()) / "edge_rover_ros_domains"
-    lock_dir.mkdir(exist_ok=True)
-    start = os.getpid() % 100
-    for offset in range(100):
-        domain = 1 + (start + offset) % 100
-        handle = open(lock_dir / f"{domain}.lock", "w")  # noqa: SIM115 - held for the process lifetime
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            continue
-        _domain_lock_file = handle
-        return domain
-    raise RuntimeError("no free ROS_DOMAIN_ID in 1..100 for this test process")
+    domain, _domain_lock_file = claim_domain_id()
+    return domain
 
 
 def _refresh_installed_package() -> None:

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from bags.reader import BagError, bag_info
 from common.graph import RECORDED_TOPICS
+from common.ros_domain import claim_domain_id
 from tools.report import make_report, print_summary
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -84,13 +85,17 @@ def scenario_duration(name: str) -> float:
     return find_scenario(name).duration_s
 
 
-def run_scenario(name: str, domain_id: int = 42, progress: bool = True) -> dict:
+def _user_domain() -> int:
+    return int(os.environ.get("ROS_DOMAIN_ID", "0"))  # the user's domain, so RViz on it sees the run
+
+
+def run_scenario(name: str, domain_id: int | None = None, progress: bool = True) -> dict:
     run_dir = OUT / name
     metrics_path = run_dir / "metrics.json"
     metrics_path.unlink(missing_ok=True)
     rc = run_graph(
         ["sim.launch.py", f"scenario:={name}", f"metrics_path:={metrics_path}", "end_action:=shutdown"],
-        run_dir, scenario_duration(name), domain_id, progress,
+        run_dir, scenario_duration(name), _user_domain() if domain_id is None else domain_id, progress,
     )  # fmt: skip
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
     if metrics is None:
@@ -101,11 +106,11 @@ def run_scenario(name: str, domain_id: int = 42, progress: bool = True) -> dict:
     return finish(run_dir, metrics, rc)
 
 
-def run_bag(bag: Path, domain_id: int = 42) -> dict:
+def run_bag(bag: Path) -> dict:
     info = bag_info(bag)
     run_dir = OUT / f"replay_{info.path.name}"
     rc = run_graph(["replay.launch.py", f"bag:={info.path}", "wait_for_subscribers:=1"], run_dir,
-                   info.duration_s, domain_id, True)  # fmt: skip
+                   info.duration_s, _user_domain(), True)  # fmt: skip
     return finish(run_dir, {"source_bag": str(info.path)}, rc)
 
 
@@ -131,9 +136,15 @@ def run_all(parallel: int) -> int:
 
     names = scenario_names()
     print(f"demo: running {len(names)} scenarios, {parallel} at a time")
+    claims = [claim_domain_id(101, 200) for _ in names]  # one private DDS domain per run
     with ThreadPoolExecutor(max_workers=parallel) as pool:
-        futures = {name: pool.submit(run_scenario, name, 60 + i, False) for i, name in enumerate(names)}
+        futures = {
+            name: pool.submit(run_scenario, name, domain, False)
+            for name, (domain, _) in zip(names, claims, strict=True)
+        }
         results = {name: f.result() for name, f in futures.items()}
+    for _, handle in claims:
+        handle.close()
     print("\n| scenario | success | collided | min gap m | first brake s | braking s | mean m/s | p99 ms |")
     print("|---|---|---|---|---|---|---|---|")
     failures = 0

@@ -1,10 +1,12 @@
-"""Write the sample bag used by the main job and the replay tests.
+"""Write the sample bag for replay (`make demo BAG=out/sample_bag`, replay tests).
 
-Renders a simulator scenario to a rosbag2 MCAP when the simulator's bag writer is available;
-until then (and with ``--procedural``) it writes a procedural scene: a textured ground, a horizon
-and a box moving toward the camera, with camera_info — real pixels, stamped like a camera.
+By default it renders a simulator scenario (camera, camera_info, odom, ground truth) to a rosbag2
+MCAP, the rover driven by the ground-truth oracle controller. ``--procedural`` writes a tiny
+procedural scene instead (a textured ground and a box moving toward the camera), used by tests
+that need a bag in well under a second.
 
-    python -m tools.make_sample_bag --out out/sample_bag [--seconds 6 --fps 15 --size 640x480]
+    python -m tools.make_sample_bag --out out/sample_bag [--scenario pedestrian_crossing --seconds 8]
+    python -m tools.make_sample_bag --procedural --out out/tiny_bag [--seconds 6 --fps 15 --size 640x480]
 """
 
 from __future__ import annotations
@@ -63,10 +65,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("out/sample_bag"))
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--fps", type=float, default=15.0)
-    parser.add_argument("--size", default="640x480", help="WIDTHxHEIGHT")
+    parser.add_argument("--size", default="640x480", help="WIDTHxHEIGHT (procedural only)")
+    parser.add_argument("--scenario", default="pedestrian_crossing", help="simulator scenario to render")
+    parser.add_argument("--procedural", action="store_true", help="procedural frames, not the simulator")
     args = parser.parse_args(argv)
-    width, height = (int(v) for v in args.size.lower().split("x"))
-    path = write_procedural_bag(args.out, args.seconds, args.fps, width, height)
+    if args.procedural:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+        path = write_procedural_bag(args.out, args.seconds, args.fps, width, height)
+    else:
+        from simulation.bag_export import write_scenario_bag
+        from simulation.scenarios import find_scenario
+
+        _, counts = write_scenario_bag(
+            find_scenario(args.scenario), args.out, duration_s=args.seconds, overwrite=True
+        )
+        print(f"messages per topic: {counts}")
+        path = args.out
     print(f"wrote {path}")
     return 0
 

@@ -29,8 +29,11 @@ from rosidl_runtime_py.utilities import get_message
 
 from bags.reader import read_messages
 from common.ros_conversions import image_to_bgr, stamp_to_sec
+from control.ros_conversions import STAGE_KEYS
 
-BRAKE_STATES = ["drive", "warn", "partial", "full"]
+# The controller's /safety/status `state` vocabulary, in order of severity.
+STATES = list(STAGE_KEYS.values())
+BRAKING_STATES = {STAGE_KEYS[k] for k in ("PARTIAL_BRAKE", "FULL_BRAKE", "HOLD", "WATCHDOG_STOP")}
 
 
 @dataclass
@@ -125,14 +128,17 @@ def load_run(bag: Path, max_frames: int = 400, frame_stride: int = 3, grid_strid
 
 def summarize(series: RunSeries, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
     states = [s.get("state", "") for s in series.status]
-    first_brake = next((s["t"] for s in series.status if s.get("state") in ("partial", "full")), None)
+    first_brake = next((s["t"] for s in series.status if s.get("state") in BRAKING_STATES), None)
     latencies = np.array([c[3] for c in series.cmd if c[3] is not None and c[3] >= 0])
+    if latencies.size == 0:  # unstamped Twist: use the controller's own measured input latency
+        latencies = np.array([v for s in series.status if np.isfinite(v := _float(s.get("latency", "nan")))])
     gaps = np.array([_float(s.get("gap", "nan")) for s in series.status])
     summary: dict[str, Any] = {
         "duration_s": round(max([s["t"] for s in series.status] + [c[0] for c in series.cmd] + [0.0]), 2),
         "commands": len(series.cmd),
         "time_to_first_brake_s": None if first_brake is None else round(first_brake, 2),
-        "full_brake_time_s": round(_time_in(series, "full"), 2),
+        "full_brake_time_s": round(_time_in(series, STAGE_KEYS["FULL_BRAKE"]), 2),
+        "watchdog_stop_time_s": round(_time_in(series, STAGE_KEYS["WATCHDOG_STOP"]), 2),
         "min_gap_seen_m": None if not np.isfinite(gaps).any() else round(float(np.nanmin(gaps)), 2),
         "latency_p50_ms": None
         if latencies.size == 0
@@ -169,10 +175,11 @@ def plot_timeline(series: RunSeries, path: Path) -> Path:
         t = np.array([s["t"] for s in series.status])
         brake = np.array([_float(s.get("brake", "nan")) for s in series.status])
         stage = np.array(
-            [BRAKE_STATES.index(s["state"]) if s.get("state") in BRAKE_STATES else -1 for s in series.status]
+            [STATES.index(s["state"]) if s.get("state") in STATES else -1 for s in series.status]
         )
         axes[1].plot(t, brake, label="brake command (0..1)")
-        axes[1].step(t, stage / 3.0, where="post", label="stage (drive/warn/partial/full)", alpha=0.7)
+        label = "state: " + " < ".join(STATES)
+        axes[1].step(t, stage / (len(STATES) - 1), where="post", label=label, alpha=0.7)
         steer = np.array([_float(s.get("cmd_steering_angle", "nan")) for s in series.status])
         axes[2].plot(t, steer, label="steering angle (rad)")
         ttc = np.array([_float(s.get("ttc", "nan")) for s in series.status])

@@ -38,6 +38,9 @@ class ClassProfile:
     max_speed_mps: float
     safety_margin_m: float
     dynamic: bool
+    # Extent along the line of sight of where the object touches the ground (its near ground
+    # contact is half of it in front of its centre). Optional: defaults to typical_width_m.
+    contact_depth_m: float | None = None
 
 
 def _profile(name: str, entry: dict, source: str) -> ClassProfile:
@@ -54,8 +57,9 @@ def _profile(name: str, entry: dict, source: str) -> ClassProfile:
         max_speed_mps=float(entry["max_speed_mps"]),
         safety_margin_m=float(entry["safety_margin_m"]),
         dynamic=bool(entry["dynamic"]),
+        contact_depth_m=float(entry.get("contact_depth_m", entry["typical_width_m"])),
     )
-    numbers = (low, high, profile.typical_height_m, profile.typical_width_m)
+    numbers = (low, high, profile.typical_height_m, profile.typical_width_m, profile.contact_depth_m)
     if not all(math.isfinite(v) and v > 0 for v in numbers):
         raise ClassProfileError(f"{source}: class {name!r} sizes must be positive and finite")
     if not low <= profile.typical_height_m <= high:

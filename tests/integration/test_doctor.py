@@ -68,7 +68,7 @@ def test_doctor_finds_a_reliable_subscriber_on_best_effort_images(ros_context, t
     with running_process(cmd):
         spin_until(executor, lambda: False, timeout_s=1.5)
         doctor = subprocess.Popen(
-            [sys.executable, "-m", "tools.doctor", "--listen", "2.5"], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-m", "tools.doctor", "--listen", "4.0"], stdout=subprocess.PIPE, text=True
         )
         spin_until(executor, lambda: doctor.poll() is not None, timeout_s=30)
         output = doctor.communicate(timeout=10)[0]

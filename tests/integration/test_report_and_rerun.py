@@ -93,7 +93,9 @@ def test_report_writes_pictures_and_a_true_summary(run_bag: Path, tmp_path: Path
     summary = make_report(run_bag, tmp_path / "report", {"collided": False})
     for name in ("timeline.png", "birdseye.png", "camera.gif", "index.html", "summary.json"):
         assert (tmp_path / "report" / name).stat().st_size > 200, name
-    assert summary["time_to_first_brake_s"] == pytest.approx(1.03, abs=0.02)  # first "partial" at frame 10
+    assert summary["time_to_first_brake_s"] == pytest.approx(
+        1.03, abs=0.02
+    )  # first partial brake at frame 10
     assert summary["latency_p50_ms"] == pytest.approx(40.0, abs=1.0)  # cmd written 40 ms after its stamp
     assert set(summary["states_seen"]) == {"drive", "partial", "full"}
     assert json.loads((tmp_path / "report" / "summary.json").read_text())["scenario"] == {"collided": False}

@@ -33,7 +33,9 @@ def generate_test_description():
     write_procedural_bag(BAG_DIR, SECONDS, FPS, 320, 240)
     replay = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(f"{get_package_share_directory('edge_rover')}/launch/replay.launch.py"),
-        launch_arguments={"bag": str(BAG_DIR), "rate": "1.0"}.items(),
+        # Two image subscribers: the detector of the graph and this test's probe. Waiting for them
+        # keeps DDS discovery (slow while every node starts on 2 cores) from eating frames.
+        launch_arguments={"bag": str(BAG_DIR), "rate": "1.0", "wait_for_subscribers": "2"}.items(),
     )
     return LaunchDescription([replay, launch_testing.actions.ReadyToTest()])
 
@@ -62,7 +64,7 @@ class TestReplayGraph(unittest.TestCase):
             node.create_subscription(Clock, "/clock", lambda m: clocks.append(stamp_to_sec(m.clock)), 10)
             executor = SingleThreadedExecutor(context=context)
             executor.add_node(node)
-            deadline = time.monotonic() + SECONDS + 10.0
+            deadline = time.monotonic() + SECONDS + 30.0
             while time.monotonic() < deadline and (
                 not images or images[-1][0] < DEFAULT_START_S + SECONDS - 0.2
             ):
@@ -92,6 +94,9 @@ class TestReplayGraph(unittest.TestCase):
 
 
 @launch_testing.post_shutdown_test()
-class TestReplayExit(unittest.TestCase):
-    def test_replay_exits_cleanly_at_end_of_bag(self, proc_info) -> None:
-        launch_testing.asserts.assertExitCodes(proc_info)
+class TestGraphExit(unittest.TestCase):
+    def test_every_node_exits_cleanly(self, proc_info) -> None:
+        # The graph is stopped by the end of the bag or by this test ending (SIGINT, -2); a crash
+        # (1, or a segfault) fails. bag_replay's own exit 0 at the end of a bag is tested in
+        # tests/bags/test_replay_record_nodes.py.
+        launch_testing.asserts.assertExitCodes(proc_info, allowable_exit_codes=[0, -2])

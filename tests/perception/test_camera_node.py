@@ -43,7 +43,7 @@ def test_folder_source_publishes_real_pixels_with_matching_camera_info(ros_conte
     executor.add_node(node)
     cmd = _run_camera(f"source:={tmp_path}", "width:=320", "height:=240", "fps:=20.0", "loop:=true")
     with running_process(cmd) as proc:
-        got = spin_until(executor, lambda: len(images) >= 10, timeout_s=20.0)
+        got = spin_until(executor, lambda: len(images) >= 10, timeout_s=45.0)
         spin_until(executor, lambda: False, timeout_s=0.2)
         output = proc.stdout.read() if proc.poll() is not None else ""
         assert got, f"only {len(images)} images; camera output:\n{output}"

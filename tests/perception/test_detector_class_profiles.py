@@ -25,3 +25,20 @@ def test_missing_field_and_bad_ids_are_named(tmp_path: Path) -> None:
     bad.write_text(f"classes:\n  a: {entry % 0}\n  b: {entry % 2}\n")
     with pytest.raises(ClassProfileError, match="ids must be"):
         load_class_profiles(bad)
+
+
+def test_contact_depth_is_optional_and_checked(tmp_path: Path) -> None:
+    table = tmp_path / "c.yaml"
+    entry = (
+        "{id: 0, typical_height_m: 1.0, height_range_m: [0.5, 2], typical_width_m: 0.8, "
+        "max_speed_mps: 0, safety_margin_m: 0.1, dynamic: false%s}"
+    )
+    table.write_text(f"classes:\n  a: {entry % ''}\n")
+    assert load_class_profiles(table)["a"].contact_depth_m == 0.8  # falls back to the width
+    table.write_text(f"classes:\n  a: {entry % ', contact_depth_m: 2.5'}\n")
+    assert load_class_profiles(table)["a"].contact_depth_m == 2.5
+    table.write_text(f"classes:\n  a: {entry % ', contact_depth_m: -1'}\n")
+    with pytest.raises(ClassProfileError, match="positive"):
+        load_class_profiles(table)
+    # The shipped car is placed by its tyres, not its 4.3 m body.
+    assert 2.0 < load_class_profiles()["car"].contact_depth_m < 4.3

@@ -126,3 +126,33 @@ def test_world_truth_lists_unseen_objects_with_no_pixels(renderer: Renderer) -> 
     assert by_class["car"].visible_pixels == 0 and by_class["car"].occlusion == 1.0
     assert by_class["car"].position[:2] == pytest.approx((-6.0, 0.0))
     assert by_class["box"].visible_pixels > 0
+
+
+def test_box_edges_match_a_hand_computed_pinhole_projection() -> None:
+    # Level camera 0.6 m up, 0.2 m ahead of base_link, f = 320 px, centre (319.5, 239.5).
+    from calibration.camera_model import CameraExtrinsics
+
+    level = CameraRig(CameraIntrinsics.from_fov(640, 480, np.pi / 2), CameraExtrinsics((0.2, 0.0, 0.6)))
+    box = SceneObject("box", x=10.0, y=0.0, size=(0.6, 0.6, 0.6), seed=1)
+    truth = Renderer(level).render(Scene(lighting=FLAT, noise_sigma=0.0, objects=[box])).truth[0]
+    depth = 10.0 - 0.3 - 0.2  # near face, from the camera
+    bottom = 239.5 + 320.0 * 0.6 / depth  # ground contact: 0.6 m below the optical axis → 259.7
+    half = 320.0 * 0.3 / depth  # ±0.3 m → ±10.1 px
+    # Pixel i covers [i - 0.5, i + 0.5] in the camera model's pixel-centre coordinates, so the
+    # box edges (x0, y0 inclusive; x1, y1 exclusive) sit at bbox - 0.5 in those coordinates.
+    x0, y0, x1, y1 = (v - 0.5 for v in truth.bbox)
+    assert y1 == pytest.approx(bottom, abs=1.0)
+    assert y0 == pytest.approx(239.5, abs=1.0)  # top face at camera height: on the horizon
+    assert x0 == pytest.approx(319.5 - half, abs=1.0)
+    assert x1 == pytest.approx(319.5 + half, abs=1.0)
+
+
+def test_a_cyclist_gives_a_person_box_on_top_of_a_bicycle_box(renderer: Renderer) -> None:
+    objects = [
+        SceneObject("bicycle", 7.0, 0.0, yaw=1.57, seed=1),
+        SceneObject("person", 7.0, 0.0, yaw=1.57, seed=2, riding=True, gait_phase=0.7),
+    ]
+    truths = {t.class_name: t for t in renderer.render(Scene(lighting=FLAT, objects=objects)).truth}
+    bike, rider = truths["bicycle"].bbox, truths["person"].bbox
+    assert rider[1] < bike[1] and rider[3] <= bike[3]  # the rider towers over the bicycle
+    assert truths["person"].occlusion == pytest.approx(0.0) and 0.0 < truths["bicycle"].occlusion < 0.8

@@ -56,10 +56,13 @@ def test_success_criteria_tell_a_braking_controller_from_a_blind_one(
 def test_braking_beside_the_path_counts_as_false_braking() -> None:
     scenario = find_scenario("obstacle_beside_path")
     result = run_scenario(
-        scenario, lambda obs: (0.5 if obs.time > 1.0 else obs.cruise_speed, 0.0), duration_s=3.0
+        scenario, lambda obs: (0.5 if obs.time >= 2.0 else obs.cruise_speed, 0.0), duration_s=4.0
     )
     assert not result.success
     assert result.metrics.false_braking_s == pytest.approx(2.0, abs=0.06)
+    # Speeding up from the start is not braking.
+    ramp = run_scenario(scenario, lambda obs: (obs.cruise_speed, 0.0), duration_s=2.0)
+    assert ramp.metrics.braking_s == 0.0
     assert any("braked" in reason for reason in result.reasons)
 
 

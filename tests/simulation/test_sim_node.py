@@ -139,5 +139,7 @@ def test_sim_launch_runs_a_scenario_to_its_end_and_writes_metrics(tmp_path: Path
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(metrics.read_text())
     assert report["scenario"] == "short_static"
-    assert report["metrics"]["duration_s"] == pytest.approx(1.0)
-    assert report["metrics"]["mean_speed"] > 0.3  # cruising: no controller in this graph
+    assert report["duration_s"] == pytest.approx(1.0)
+    assert report["mean_speed"] > 0.3  # cruising: no controller in this graph
+    assert report["collided"] is False and report["success"] is False  # it never stopped
+    assert report["metrics"]["min_gap_m"] == report["min_gap_m"]
