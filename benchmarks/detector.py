@@ -131,6 +131,7 @@ def worker(spec: dict) -> dict:
 
         torch.set_num_threads(spec["threads"])
     hw = (spec["size"], spec["size"]) if spec.get("square") else None
+    hw = tuple(spec["input_hw"]) if spec.get("input_hw") else hw
     detector = Detector(
         DetectorConfig(
             model_path=spec["model"], backend=spec["backend"], threads=spec["threads"], input_hw=hw
@@ -186,6 +187,12 @@ def _run_worker(spec: dict, python: str) -> dict:
     return json.loads(lines[-1])
 
 
+def _card_input_hw(model: Path) -> tuple[int, int]:
+    from perception.detection.model_card import card_path_for, load_model_card
+
+    return load_model_card(card_path_for(model)).input_hw
+
+
 def _versions() -> dict:
     versions = {"python": platform.python_version()}
     for module in ("numpy", "cv2", "onnxruntime", "openvino", "torch", "ultralytics"):
@@ -204,6 +211,8 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=60)
     parser.add_argument("--prepare", action="store_true", help="export + quantize the models (train extra)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "detector.json")
+    parser.add_argument("--shipped-fp32", type=Path, help="FP32 ONNX of the shipped model (ORT FP32 row)")
+    parser.add_argument("--shipped-pt", type=Path, help="ultralytics .pt of the shipped model (predict row)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -235,10 +244,30 @@ def main() -> None:
             rows.append(row)
             print(f"{label} @{size}: {row.get('p50_ms', row.get('error'))}", file=sys.stderr)
     for model in shipped:  # our shipped model at its own (rectangular) input, no COCO mAP
-        for backend in ("onnxruntime", "openvino"):
-            spec = {**base, "backend": backend, "model": str(model), "size": 0, "val": None}
-            label = f"shipped {model.name}" + (" on OpenVINO" if backend == "openvino" else "")
-            rows.append({"config": label, "backend": backend, "size": 0, **_run_worker(spec, sys.executable)})
+        ir = model.with_name(model.stem + "_openvino.xml")
+        configs = [
+            (f"shipped {model.name} (ORT INT8)", "onnxruntime", model),
+            (f"shipped {ir.name} (OpenVINO INT8 IR)", "openvino", ir),
+            (f"shipped {model.name} on OpenVINO (QDQ read by OV)", "openvino", model),
+        ]
+        if args.shipped_fp32:
+            configs.append(
+                (f"shipped weights, ORT FP32 ({args.shipped_fp32.name})", "onnxruntime", args.shipped_fp32)
+            )
+        if args.shipped_pt:
+            configs.append((f"shipped weights, ultralytics YOLO(pt).predict ({args.shipped_pt.name})",
+                            "ultralytics", args.shipped_pt))  # fmt: skip
+        for label, backend, path in configs:
+            row = {"config": label, "backend": backend, "size": 0, "model": str(path)}
+            if not path.is_file():
+                row["error"] = [f"missing {path}"]
+            else:
+                spec = {**base, "backend": backend, "model": str(path), "size": 0, "val": None}
+                if backend == "ultralytics":  # the same 320x416 input as the exports
+                    spec["input_hw"] = list(_card_input_hw(model))
+                row.update(_run_worker(spec, sys.executable))
+            rows.append(row)
+            print(f"{label}: {row.get('p50_ms', row.get('error'))}", file=sys.stderr)
     result = {
         "benchmark": "detector",
         "machine": {
@@ -264,20 +293,22 @@ def main() -> None:
 def markdown_table(rows: list[dict]) -> str:
     lines = [
         "| config | input | p50 ms | p99 ms | FPS | pre+post p50 ms | peak RSS MB | coco8 mAP50 "
-        "| vs ultralytics |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| vs ultralytics | vs ORT FP32 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     reference = {r["size"]: r["p50_ms"] for r in rows if r["backend"] == "ultralytics" and "p50_ms" in r}
+    fp32 = {r["size"]: r["p50_ms"] for r in rows if "ORT FP32" in r["config"] and "p50_ms" in r}
     for r in rows:
         size = "x".join(str(v) for v in r.get("input_hw", [r["size"]] * 2))
         if "p50_ms" not in r:
-            lines.append(f"| {r['config']} | {size} | skipped: {' '.join(r.get('error', []))[:80]} |||||||")
+            lines.append(f"| {r['config']} | {size} | skipped: {' '.join(r.get('error', []))[:80]} ||||||||")
             continue
         speedup = f"{reference[r['size']] / r['p50_ms']:.2f}×" if r["size"] in reference else "–"
+        vs_fp32 = f"{fp32[r['size']] / r['p50_ms']:.2f}×" if r["size"] in fp32 else "–"
         map50 = f"{r['coco8_val_map50']:.3f}" if "coco8_val_map50" in r else "–"
         lines.append(
             f"| {r['config']} | {size} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['fps']:.1f} | "
-            f"{r['pre_post_p50_ms']:.2f} | {r['peak_rss_mb']:.0f} | {map50} | {speedup} |"
+            f"{r['pre_post_p50_ms']:.2f} | {r['peak_rss_mb']:.0f} | {map50} | {speedup} | {vs_fp32} |"
         )
     return "\n".join(lines)
 

@@ -13,7 +13,11 @@
 4. the INT8 model is written only when mAP50 drops by at most --max-drop points; otherwise it
    says by how much and exits with status 2. A JSON report is written either way.
 
-Needs the train extra (``onnx``; requirements/train.txt). No torch.
+``--engine openvino`` writes an OpenVINO INT8 IR with NNCF instead (same frames, same decode left
+in FP32, same gate); the detector's ``auto`` backend runs it when it lies beside the ONNX as
+``<stem>_openvino.xml`` with its card.
+
+Needs the train extra (``onnx``; ``nncf`` for --engine openvino; requirements/train.txt). No torch.
 """
 
 from __future__ import annotations
@@ -176,6 +180,38 @@ def quantize_static_int8(
     return excluded
 
 
+def quantize_openvino_int8(fp32_path: Path, out_xml: Path, frames: list[np.ndarray]) -> list[str]:
+    """Write an OpenVINO INT8 IR (``.xml`` + ``.bin``) with NNCF; returns the nodes left in FP32.
+
+    NNCF's mixed preset (symmetric weights, asymmetric activations), calibration frames
+    letterboxed by our own pre-processing, and the same final box/class decode left in FP32 as on
+    the ONNX Runtime path (OpenVINO keeps the ONNX node names, so the same list applies). Needs
+    ``openvino`` + ``nncf`` (requirements/train.txt).
+    """
+    import nncf
+    import onnx
+    import openvino as ov
+
+    excluded = decode_node_names(onnx.load(str(fp32_path)))
+    model = ov.Core().read_model(str(fp32_path))
+    dims = [d.get_length() if d.is_static else 0 for d in model.input(0).get_partial_shape()]
+    input_hw = (dims[2], dims[3])
+    if min(input_hw) <= 0:
+        raise ValueError(f"{fp32_path} has a dynamic input size: export it with a fixed imgsz")
+    dataset = nncf.Dataset([letterbox(f, input_hw)[0] for f in frames])
+    quantized = nncf.quantize(
+        model,
+        dataset,
+        preset=nncf.QuantizationPreset.MIXED,
+        subset_size=len(frames),
+        ignored_scope=nncf.IgnoredScope(names=excluded, validate=False),
+    )
+    ov.save_model(
+        quantized, str(out_xml)
+    )  # default: FP32 constants left by NNCF stored as FP16 (gated below)
+    return excluded
+
+
 def _calibration_options(method: str) -> dict:
     """minmax-avg: the mean of per-frame min/max instead of the extremes over all frames (clips
     rare outliers like percentile does, at MinMax's memory cost)."""
@@ -201,12 +237,15 @@ def _copy_metadata(source: Path, target: Path) -> None:
     onnx.save(dst, str(target))
 
 
-def evaluate_model(model: Path, val: Path, threads: int, limit: int | None = None) -> MapResult:
+def evaluate_model(
+    model: Path, val: Path, threads: int, limit: int | None = None, backend: str = "onnxruntime"
+) -> MapResult:
     from tqdm import tqdm
 
     detector = Detector(
         DetectorConfig(
             model_path=str(model),
+            backend=backend,
             threads=threads,
             conf_threshold=EVAL_CONF,
             iou_threshold=EVAL_IOU,
@@ -238,14 +277,25 @@ def run(args: argparse.Namespace) -> int:
         "val": str(args.val),
         "max_drop_points": args.max_drop,
     }
+    openvino = args.engine == "openvino"
+    if openvino:
+        if args.out.suffix != ".xml":
+            raise ValueError(f"--engine openvino writes an IR: --out must end in .xml, got {args.out}")
+        report["calibration"]["method"] = "nncf (mixed preset)"
+    report["engine"] = args.engine
     with tempfile.TemporaryDirectory() as tmp:
         candidate = Path(tmp) / args.out.name
-        excluded = quantize_static_int8(
-            args.model, candidate, frames, args.method, not args.quantize_decode, not args.per_tensor
-        )
+        if openvino:
+            excluded = quantize_openvino_int8(args.model, candidate, frames)
+        else:
+            excluded = quantize_static_int8(
+                args.model, candidate, frames, args.method, not args.quantize_decode, not args.per_tensor
+            )
         report["fp32_nodes"] = excluded
         fp32 = evaluate_model(args.model, args.val, args.threads, args.val_limit)
-        int8 = evaluate_model(candidate, args.val, args.threads, args.val_limit)
+        int8 = evaluate_model(
+            candidate, args.val, args.threads, args.val_limit, "openvino" if openvino else "onnxruntime"
+        )
         accepted, verdict = accuracy_gate(fp32, int8, args.max_drop)
         report.update(fp32=fp32.as_dict(), int8=int8.as_dict(), accepted=accepted, verdict=verdict)
         if accepted:
@@ -254,6 +304,10 @@ def run(args: argparse.Namespace) -> int:
             report["int8_model"] = str(args.out)
             report["int8_sha256"] = file_sha256(args.out)
             report["int8_bytes"] = args.out.stat().st_size
+            if openvino:
+                shutil.copyfile(candidate.with_suffix(".bin"), args.out.with_suffix(".bin"))
+                report["int8_bin_sha256"] = file_sha256(args.out.with_suffix(".bin"))
+                report["int8_bytes"] += args.out.with_suffix(".bin").stat().st_size
     report["seconds"] = round(time.time() - started, 1)
     report_path = args.report or args.out.with_suffix(".quant.json")
     report_path.parent.mkdir(parents=True, exist_ok=True)
@@ -292,6 +346,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=("minmax", "minmax-avg", "percentile", "entropy"),
         default="percentile",
         help="calibration",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("onnxruntime", "openvino"),
+        default="onnxruntime",
+        help="onnxruntime: QDQ INT8 ONNX (--out .onnx); openvino: NNCF INT8 IR (--out .xml, + .bin)",
     )
     parser.add_argument("--per-tensor", action="store_true", help="per-tensor weights (default per-channel)")
     parser.add_argument("--quantize-decode", action="store_true", help="also quantize the final decode")

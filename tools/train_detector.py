@@ -32,7 +32,8 @@ INIT = REPO.parent / "shared" / "data" / "models" / "yolov8n_coco_derived.pt"
 NAME = "edge_rover_yolov8n_int8"
 INPUT_HW = (320, 416)
 TRAIN_IMGSZ = 416
-STAGES = ("render", "train", "export", "quantize", "card")
+STAGES = ("render", "train", "export", "quantize", "openvino", "card")
+OPENVINO_REPORT = "quantize_openvino_report.json"
 
 
 def render(work: Path, train: int, val: int, seed: int) -> Path:
@@ -50,6 +51,10 @@ def train(data: Path, work: Path, args: argparse.Namespace) -> Path:
 
     model = YOLO(str(args.init or INIT))
     extra = {"lr0": args.lr0, "warmup_epochs": 0} if args.init else {}
+    if args.optimizer:  # 'auto' (ultralytics' default) ignores lr0 and picks its own AdamW rate
+        extra["optimizer"] = args.optimizer
+    if args.mosaic is not None:
+        extra["mosaic"] = args.mosaic
     model.train(
         data=str(data), imgsz=TRAIN_IMGSZ, epochs=args.epochs, time=args.hours or None, batch=args.batch,
         device="cpu", workers=1, seed=args.seed, deterministic=True, project=str(work), name=args.run_name,
@@ -81,6 +86,60 @@ def quantize(fp32: Path, data: Path, work: Path, seed: int, max_drop: float) -> 
     if code != 0:
         raise SystemExit(f"quantization refused (see {work / 'quantize_report.json'})")
     return out
+
+
+def quantize_openvino(fp32: Path, data: Path, work: Path, seed: int, max_drop: float) -> Path | None:
+    """The OpenVINO INT8 IR (NNCF) of the same FP32 model, same frames and gate; None if refused."""
+    from perception import quantize as q
+
+    out = work / f"{NAME}_openvino.xml"
+    code = q.main(
+        ["--engine", "openvino", "--model", str(fp32), "--calib", str(data.parent / "images" / "train"),
+         "--num-calib", "200", "--val", str(data), "--out", str(out), "--max-drop", str(max_drop),
+         "--seed", str(seed), "--report", str(work / OPENVINO_REPORT)]
+    )  # fmt: skip
+    return out if code == 0 else None
+
+
+def openvino_card(card_data: dict, report: dict) -> dict:
+    """The IR's card: the ONNX card with the IR's files, hashes, quantization and accuracy."""
+    xml = Path(report["int8_model"])
+    ir = {
+        **card_data,
+        "name": f"{NAME}_openvino",
+        "file": xml.name,
+        "weights_file": xml.with_suffix(".bin").name,
+        "sha256": report["int8_sha256"],
+        "bin_sha256": report["int8_bin_sha256"],
+        "bytes": report["int8_bytes"],
+        "quantization": "OpenVINO IR, NNCF post-training INT8 (mixed preset: symmetric per-channel "
+        "weights, asymmetric activations), 200 training frames; final box/class decode left in FP32; "
+        "run by backend 'openvino' (or 'auto' when openvino is installed)",
+        "evaluation": {**card_data["evaluation"], "int8": report["int8"], "verdict": report["verdict"]},
+    }
+    ir.pop("latency", None)
+    latency = bench_latency(xml.name, "OpenVINO CPU")
+    if latency:
+        ir["latency"] = latency
+    return ir
+
+
+def bench_latency(file_name: str, runtime: str) -> dict | None:
+    """Latency of this model file from the last benchmark run (benchmarks/detector.json), if it had it."""
+    bench = REPO / "benchmarks" / "results" / "detector.json"
+    if not bench.is_file():
+        return None
+    rows = [
+        r for r in json.loads(bench.read_text())["rows"] if r.get("model", "").endswith("/" + file_name)
+        and r["config"].startswith("shipped") and "p50_ms" in r
+    ]  # fmt: skip
+    if not rows:
+        return None
+    keys = ("p50_ms", "p99_ms", "fps", "pre_post_p50_ms", "peak_rss_mb")
+    return {
+        "command": f"python benchmarks/detector.py (2 threads, 640x480 frames, {runtime})",
+        **{k: round(rows[0][k], 2) for k in keys},
+    }
 
 
 def card(int8: Path, work: Path, data: Path, args: argparse.Namespace) -> Path:
@@ -126,19 +185,9 @@ def card(int8: Path, work: Path, data: Path, args: argparse.Namespace) -> Path:
         },
         "license": "AGPL-3.0 (derived from Ultralytics YOLOv8n weights)",
     }
-    bench = REPO / "benchmarks" / "results" / "detector.json"
-    if bench.is_file():  # latency of this model from the last benchmark run, if it had it
-        rows = [
-            r
-            for r in json.loads(bench.read_text())["rows"]
-            if r["config"].endswith(int8.name) and "p50_ms" in r
-        ]
-        if rows:
-            keys = ("p50_ms", "p99_ms", "fps", "pre_post_p50_ms", "peak_rss_mb")
-            card_data["latency"] = {
-                "command": "python benchmarks/detector.py (2 threads, 640x480 frames, ONNX Runtime CPU)",
-                **{k: round(rows[0][k], 2) for k in keys},
-            }
+    latency = bench_latency(int8.name, "ONNX Runtime CPU")
+    if latency:
+        card_data["latency"] = latency
     if stats_path.is_file():
         card_data["training"]["dataset_stats"] = json.loads(stats_path.read_text()).get("splits")
     path = models / f"{NAME}.card.yaml"
@@ -146,8 +195,48 @@ def card(int8: Path, work: Path, data: Path, args: argparse.Namespace) -> Path:
         "# Model card of the shipped detector (written by tools/train_detector.py; see models/README.md)\n"
     )
     path.write_text(header + yaml.safe_dump(card_data, sort_keys=False, width=100, allow_unicode=True))
-    (models / "README.md").write_text(card_markdown(card_data))
+    markdown = card_markdown(card_data)
+    ov_report = work / OPENVINO_REPORT
+    report = json.loads(ov_report.read_text()) if ov_report.is_file() else {}
+    if report.get("accepted") and report.get("fp32_sha256") == card_fp32_sha(work):
+        xml = Path(report["int8_model"])
+        shutil.copyfile(xml, models / xml.name)
+        shutil.copyfile(xml.with_suffix(".bin"), models / xml.with_suffix(".bin").name)
+        ir = openvino_card(card_data, report)
+        ir_header = header.replace("shipped detector", "shipped detector's OpenVINO INT8 IR")
+        (models / f"{ir['name']}.card.yaml").write_text(
+            ir_header + yaml.safe_dump(ir, sort_keys=False, width=100, allow_unicode=True)
+        )
+        markdown += openvino_markdown(ir)
+    (models / "README.md").write_text(markdown)
     return path
+
+
+def card_fp32_sha(work: Path) -> str | None:
+    """sha256 of the FP32 model the ONNX Runtime INT8 came from (the IR must come from the same)."""
+    report = work / "quantize_report.json"
+    return json.loads(report.read_text()).get("fp32_sha256") if report.is_file() else None
+
+
+def openvino_markdown(ir: dict) -> str:
+    ev = ir["evaluation"]
+    return "\n".join(
+        [
+            "",
+            f"## OpenVINO INT8 IR: `{ir['file']}` + `{ir['weights_file']}`",
+            "",
+            f"{ir['bytes'] / 1e6:.2f} MB, sha256 `{ir['sha256']}` (.xml), `{ir['bin_sha256']}` (.bin), "
+            f"card `{ir['name']}.card.yaml`. Same FP32 model, same calibration frames, same gate.",
+            f"{ir['quantization']}.",
+            "",
+            "| model | mAP50 | mAP50-95 |",
+            "|---|---|---|",
+            f"| OpenVINO INT8 IR | {ev['int8']['mAP50']:.4f} | {ev['int8']['mAP50-95']:.4f} |",
+            "",
+            f"Gate: {ev['verdict']}.",
+            "",
+        ]
+    )
 
 
 def card_markdown(card: dict) -> str:
@@ -204,6 +293,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--init", type=Path, help="continue from these weights (default: COCO checkpoint)")
     parser.add_argument("--lr0", type=float, default=0.002, help="initial learning rate with --init")
+    parser.add_argument("--optimizer", help="e.g. AdamW (default: ultralytics 'auto', which ignores --lr0)")
+    parser.add_argument("--mosaic", type=float, help="mosaic probability (0: off, for a last fine-tune)")
     parser.add_argument("--run-name", default="train", help="ultralytics run folder under --work")
     parser.add_argument(
         "--training-note", default="", help="free text for the card (e.g. how it was trained)"
@@ -226,6 +317,8 @@ def main() -> None:
         fp32 = export(weights, args.work)
     if "quantize" in args.stages:
         int8 = quantize(fp32, data, args.work, args.seed, args.max_drop)
+    if "openvino" in args.stages:
+        quantize_openvino(fp32, data, args.work, args.seed, args.max_drop)
     if "card" in args.stages:
         print(f"model card: {card(int8, args.work, data, args)}")
 

@@ -7,6 +7,9 @@ chosen and nowhere else, so a missing one is one clear :class:`BackendUnavailabl
 from __future__ import annotations
 
 import ast
+import importlib.util
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -14,7 +17,69 @@ import numpy as np
 
 from perception.detection.types import BackendUnavailableError, ModelLoadError
 
-BACKENDS = ("onnxruntime", "openvino", "tensorrt", "ultralytics")
+BACKENDS = ("auto", "onnxruntime", "openvino", "tensorrt", "ultralytics")
+OPENVINO_IR_SUFFIX = "_openvino"  # model.onnx → model_openvino.xml + .bin (+ its card) beside it
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    """What ``auto`` resolved to: the backend, the file it runs, and why (for the start-up log)."""
+
+    backend: str
+    model_path: Path
+    reason: str
+
+
+def openvino_ir_for(model_path: Path) -> Path:
+    """The OpenVINO IR that goes with an ONNX model (the model itself when it is an IR)."""
+    if model_path.suffix == ".xml":
+        return model_path
+    return model_path.with_name(model_path.stem + OPENVINO_IR_SUFFIX + ".xml")
+
+
+def openvino_ir_complete(xml_path: Path) -> bool:
+    """An IR counts only with its weights and its card (the card's sha256 is what makes it shippable)."""
+    from perception.detection.model_card import card_path_for
+
+    return xml_path.is_file() and xml_path.with_suffix(".bin").is_file() and card_path_for(xml_path).is_file()
+
+
+def openvino_importable() -> bool:
+    return importlib.util.find_spec("openvino") is not None
+
+
+def choose_backend(
+    requested: str, model_path: Path, openvino_available: bool, openvino_ir: Path | None
+) -> BackendChoice:
+    """Resolve ``auto``; any other name is returned as asked.
+
+    ``auto`` = the fastest backend measured on x86 (benchmarks/detector.json: OpenVINO running an
+    NNCF INT8 IR beat ONNX Runtime INT8 on the shipped model and at 320/640), when it can run here:
+    OpenVINO when it is importable and an INT8 IR with its card is beside the model, else ONNX
+    Runtime on the ONNX itself. A bare ONNX stays on ONNX Runtime: OpenVINO reading our QDQ ONNX
+    is faster too and matched ORT on the shipped model (sim val mAP50 0.842 vs 0.843), but lost
+    9 points on the COCO model at 640 (coco8: 0.751 vs 0.840), so it is not picked without an IR
+    whose accuracy its card records.
+    """
+    if requested != "auto":
+        return BackendChoice(requested, model_path, f"backend '{requested}' asked for explicitly")
+    if model_path.suffix == ".xml":
+        if openvino_available:
+            return BackendChoice("openvino", model_path, "the model is an OpenVINO IR")
+        raise BackendUnavailableError(
+            f"{model_path} is an OpenVINO IR but openvino is not installed "
+            "(pip install openvino==2026.4.1, or give the ONNX model)"
+        )
+    if openvino_ir is None:
+        why = f"no OpenVINO INT8 IR (+ .bin + card) beside it ({openvino_ir_for(model_path).name})"
+    elif not openvino_available:
+        why = f"{openvino_ir.name} exists but openvino is not installed"
+    else:
+        return BackendChoice(
+            "openvino", openvino_ir, f"openvino is installed and {openvino_ir.name} is beside the model "
+            "(measured fastest: benchmarks/detector.json)",
+        )  # fmt: skip
+    return BackendChoice("onnxruntime", model_path, f"onnxruntime on {model_path.name}: {why}")
 
 
 class Backend(Protocol):
@@ -157,7 +222,14 @@ class OpenVinoBackend:
         if self.input_hw is None and input_hw is not None:
             model.reshape([1, 3, *input_hw])
             self.input_hw = input_hw
-        config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
+        # f32, not the CPU plugin's default bf16 on CPUs that have it: bf16 silently rounds the FP32
+        # layers, the box decode included (boxes off by up to 21 px at 640 on bus.jpg, measured
+        # here); the INT8 layers of a quantized model stay INT8 either way.
+        config = {
+            "INFERENCE_NUM_THREADS": threads,
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_PRECISION_HINT": os.environ.get("EDGE_ROVER_OV_PRECISION", "f32"),
+        }
         self._compiled = core.compile_model(model, "CPU", config)
         self._request = self._compiled.create_infer_request()
         self.metadata = read_onnx_metadata(path) if path.suffix == ".onnx" else _ov_metadata(model)
@@ -174,6 +246,16 @@ def _ov_metadata(model) -> dict[str, str]:
         return {str(k): framework[k].astype(str) for k in framework}
     except Exception:  # any IR without it: the class list must then be given explicitly
         return {}
+
+
+def resolve_backend(requested: str, model_path: Path) -> BackendChoice:
+    """``choose_backend`` with the facts of this machine and this model folder."""
+    if requested != "auto":
+        return choose_backend(requested, model_path, False, None)
+    ir = openvino_ir_for(model_path)
+    return choose_backend(
+        requested, model_path, openvino_importable(), ir if openvino_ir_complete(ir) else None
+    )
 
 
 def make_backend(name: str, path: Path, threads: int, input_hw: tuple[int, int] | None) -> Backend:

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from perception.detection.backends import BACKENDS, Backend, make_backend, names_from_metadata
+from perception.detection.backends import (
+    BACKENDS,
+    Backend,
+    BackendChoice,
+    make_backend,
+    names_from_metadata,
+    resolve_backend,
+)
 from perception.detection.model_card import (
     ModelCard,
     card_path_for,
@@ -37,7 +44,7 @@ from perception.detection.types import (
 @dataclass(frozen=True)
 class DetectorConfig:
     model_path: str
-    backend: str = "onnxruntime"
+    backend: str = "auto"  # auto: OpenVINO IR beside the model if openvino is installed, else ORT
     threads: int = 2
     conf_threshold: float = 0.25
     iou_threshold: float = 0.45
@@ -88,17 +95,25 @@ class Detector:
         path = Path(config.model_path)
         if not path.is_file():
             raise ModelLoadError(f"model file not found: {path}")
-        card_path = Path(config.model_card) if config.model_card else card_path_for(path)
-        if config.model_card and not card_path.is_file():
+        # auto may swap the ONNX for the OpenVINO IR beside it; that file is then checked against
+        # its own card (an explicit model_card names the configured file's card only)
+        self.backend_choice: BackendChoice = resolve_backend(config.backend, path)
+        switched = self.backend_choice.model_path != path
+        path = self.backend_choice.model_path
+        card_path = Path(config.model_card) if config.model_card and not switched else card_path_for(path)
+        if config.model_card and not switched and not card_path.is_file():
             raise ModelLoadError(f"model card not found: {card_path}")
         self.card = load_model_card(card_path) if card_path.is_file() else None
         if self.card is not None:
             verify_sha256(path, self.card)
         self._ultralytics = None
-        if config.backend == "ultralytics":
+        self.model_path = path
+        if self.backend_choice.backend == "ultralytics":
             self._load_ultralytics(path)
             return
-        self.backend: Backend = make_backend(config.backend, path, config.threads, config.input_hw)
+        self.backend: Backend = make_backend(
+            self.backend_choice.backend, path, config.threads, config.input_hw
+        )
         self.input_hw = self._check_input_size(self.backend.input_hw)
         self.model_classes = _resolve_model_classes(config, self.card, getattr(self.backend, "metadata", {}))
         self.mapping = ClassMapping.build(self.model_classes, config.keep_classes, config.class_remap)
@@ -109,7 +124,7 @@ class Detector:
         wanted = self.config.input_hw
         if model_hw is not None and wanted is not None and tuple(wanted) != model_hw:
             raise ModelLoadError(
-                f"{self.config.model_path} takes a fixed {model_hw[0]}x{model_hw[1]} (HxW) input, "
+                f"{self.model_path} takes a fixed {model_hw[0]}x{model_hw[1]} (HxW) input, "
                 f"but input size {wanted[0]}x{wanted[1]} was asked for: re-export or drop the setting"
             )
         card_hw = self.card.input_hw if self.card is not None else None
@@ -117,7 +132,7 @@ class Detector:
             raise ModelLoadError(f"model input {model_hw} differs from its card {card_hw}")
         hw = model_hw or wanted or (self.card.input_hw if self.card else None)
         if hw is None:
-            raise ModelLoadError(f"{self.config.model_path} has a dynamic input size: set input_hw")
+            raise ModelLoadError(f"{self.model_path} has a dynamic input size: set input_hw")
         return (int(hw[0]), int(hw[1]))
 
     def _check_output_layout(self) -> None:
@@ -126,13 +141,13 @@ class Detector:
         try:
             output = self.backend.run(blob)
         except Exception as err:
-            raise ModelLoadError(f"{self.config.model_path} failed its first run: {err}") from err
+            raise ModelLoadError(f"{self.model_path} failed its first run: {err}") from err
         try:
             channels = as_channels_first(np.asarray(output), len(self.model_classes))
         except ValueError as err:
-            raise ModelLoadError(f"{self.config.model_path}: {err}") from err
+            raise ModelLoadError(f"{self.model_path}: {err}") from err
         if not np.isfinite(channels).all():
-            raise ModelLoadError(f"{self.config.model_path} produces NaN/Inf on a plain grey image")
+            raise ModelLoadError(f"{self.model_path} produces NaN/Inf on a plain grey image")
 
     def _load_ultralytics(self, path: Path) -> None:
         try:

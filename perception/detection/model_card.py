@@ -59,14 +59,25 @@ def load_model_card(path: Path) -> ModelCard:
 
 
 def verify_sha256(model_path: Path, card: ModelCard) -> None:
-    if card.sha256 is None:
-        return
-    actual = file_sha256(model_path)
-    if actual != card.sha256:
-        raise ModelLoadError(
-            f"model {model_path} does not match its card {card.path}: sha256 {actual[:16]}… "
-            f"but the card says {card.sha256[:16]}… (damaged or replaced file)"
-        )
+    """The model file against the card's ``sha256``; an OpenVINO IR's weights (``.bin``) against
+    ``bin_sha256`` too (the .xml alone says nothing about the weights)."""
+    checks = [(model_path, card.sha256)]
+    bin_sha = card.raw.get("bin_sha256")
+    if model_path.suffix == ".xml" and bin_sha is not None:
+        if not (isinstance(bin_sha, str) and re.fullmatch(r"[0-9a-fA-F]{64}", bin_sha)):
+            raise ModelLoadError(f"model card {card.path}: bin_sha256 must be a quoted 64-hex-digit string")
+        checks.append((model_path.with_suffix(".bin"), bin_sha.lower()))
+    for path, expected in checks:
+        if expected is None:
+            continue
+        if not path.is_file():
+            raise ModelLoadError(f"model file not found: {path} (named by its card {card.path})")
+        actual = file_sha256(path)
+        if actual != expected:
+            raise ModelLoadError(
+                f"model {path} does not match its card {card.path}: sha256 {actual[:16]}… "
+                f"but the card says {expected[:16]}… (damaged or replaced file)"
+            )
 
 
 def load_class_list(path: Path) -> list[str]:
