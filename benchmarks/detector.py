@@ -97,24 +97,10 @@ def prepare(work: Path, sizes: list[int]) -> None:
 
 
 def _prepare_openvino(fp32: Path, out_xml: Path, work: Path) -> None:
-    """OpenVINO INT8 with NNCF (ultralytics' recipe: mixed preset, decode ignored)."""
-    import nncf
-    import openvino as ov
+    """OpenVINO INT8 IR with NNCF: the same code (and frames) as ``perception.quantize --engine openvino``."""
+    from perception.quantize import load_calibration_frames, quantize_openvino_int8
 
-    from perception.detection.preprocess import letterbox
-    from perception.quantize import load_calibration_frames
-
-    model = ov.Core().read_model(str(fp32))
-    size = model.input(0).get_partial_shape()[2].get_length()
-    frames = load_calibration_frames(work / "calib", None, 200, 0)
-    dataset = nncf.Dataset([letterbox(f, (size, size))[0] for f in frames])
-    ignored = nncf.IgnoredScope(
-        patterns=[".*/model.22/dfl/.*", ".*/model.22/Sub.*", ".*/model.22/Add.*", ".*/model.22/Mul.*",
-                  ".*/model.22/Div.*", ".*/model.22/Sigmoid.*", ".*/model.22/Concat_[23].*"],
-        validate=False,
-    )  # fmt: skip
-    quantized = nncf.quantize(model, dataset, preset=nncf.QuantizationPreset.MIXED, ignored_scope=ignored)
-    ov.save_model(quantized, str(out_xml))
+    quantize_openvino_int8(fp32, out_xml, load_calibration_frames(work / "calib", None, 200, 0))
 
 
 # -- one configuration, in its own process ------------------------------------------------------

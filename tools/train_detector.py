@@ -236,7 +236,20 @@ def openvino_markdown(ir: dict) -> str:
             f"Gate: {ev['verdict']}.",
             "",
         ]
+        + (_latency_lines(ir["latency"]) if "latency" in ir else [])
     )
+
+
+def _latency_lines(lat: dict) -> list[str]:
+    keys = ("p50_ms", "p99_ms", "fps", "pre_post_p50_ms", "peak_rss_mb")
+    return [
+        f"Latency (`{lat['command']}`):",
+        "",
+        "| p50 ms | p99 ms | FPS | pre+post p50 ms | peak RSS MB |",
+        "|---|---|---|---|---|",
+        "| " + " | ".join(str(lat[k]) for k in keys) + " |",
+        "",
+    ]
 
 
 def card_markdown(card: dict) -> str:
