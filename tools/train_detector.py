@@ -164,7 +164,8 @@ def card(int8: Path, work: Path, data: Path, args: argparse.Namespace) -> Path:
         "percentile-99.999 calibration on 200 training frames; final box/class decode left in FP32",
         "initialisation": "../shared/data/models/yolov8n_coco_derived.pt (COCO-80, AGPL-3.0)",
         "training": {
-            "data": f"simulator render (python -m simulation render --train {args.render[0]} --val "
+            "data": args.training_data
+            or f"simulator render (python -m simulation render --train {args.render[0]} --val "
             f"{args.render[1]} --imgsz 640x480 --seed {args.seed})",
             "imgsz": TRAIN_IMGSZ,
             "seed": args.seed,
@@ -172,7 +173,8 @@ def card(int8: Path, work: Path, data: Path, args: argparse.Namespace) -> Path:
             "epochs_cap": args.epochs,
             "device": "cpu (2 shared cores)",
             "note": args.training_note,
-            "command": f"python -m tools.train_detector --render {args.render[0]} {args.render[1]} "
+            "command": args.training_command
+            or f"python -m tools.train_detector --render {args.render[0]} {args.render[1]} "
             f"--seed {args.seed} --hours {args.hours} --epochs {args.epochs} --batch {args.batch}",
         },
         "evaluation": {
@@ -312,6 +314,8 @@ def main() -> None:
     parser.add_argument(
         "--training-note", default="", help="free text for the card (e.g. how it was trained)"
     )
+    parser.add_argument("--training-data", help="card text for the training data (default: the render)")
+    parser.add_argument("--training-command", help="card text for the command(s) that trained it")
     parser.add_argument("--max-drop", type=float, default=1.0)
     args = parser.parse_args()
     os.environ.setdefault("YOLO_OFFLINE", "1")
