@@ -104,7 +104,13 @@ def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> 
     node.create_subscription(TwistStamped, "/cmd_vel", on_cmd, RELIABLE_QOS)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    ps = {name: psutil.Process(p.pid) for name, p in procs.items()}
+    roots = {name: psutil.Process(p.pid) for name, p in procs.items()}
+    tracked: dict[int, psutil.Process] = {}  # cpu_percent needs the same object between calls
+
+    def tree(name: str) -> list[psutil.Process]:
+        procs_now = [roots[name], *roots[name].children(recursive=True)]
+        return [tracked.setdefault(q.pid, q) for q in procs_now]
+
     cpu: dict[str, list[float]] = {n: [] for n in procs}
     rss: dict[str, float] = dict.fromkeys(procs, 0.0)
     start = time.monotonic()
@@ -113,15 +119,16 @@ def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> 
         executor.spin_once(timeout_sec=0.01)
         if not measuring["on"] and time.monotonic() - start >= warmup:
             measuring["on"] = True
-            for p in ps.values():
-                for q in [p, *p.children(recursive=True)]:
+            for name in roots:
+                for q in tree(name):
                     q.cpu_percent(None)
+            next_sample = time.monotonic() + 1.0
         if measuring["on"] and time.monotonic() >= next_sample:
             next_sample += 1.0
-            for name, p in ps.items():
-                tree = [p, *p.children(recursive=True)]
-                cpu[name].append(sum(q.cpu_percent(None) for q in tree))
-                rss[name] = max(rss[name], sum(q.memory_info().rss for q in tree) / 2**20)
+            for name in roots:
+                members = tree(name)
+                cpu[name].append(sum(q.cpu_percent(None) for q in members))
+                rss[name] = max(rss[name], sum(q.memory_info().rss for q in members) / 2**20)
     rclpy.try_shutdown()
     latencies = np.array(sorted(first_cmd[s] - s for s in first_cmd if s in seen["camera"]))
     ordered = [first_cmd[s] - s for s in sorted(first_cmd) if s in seen["camera"]]
