@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from common.graph import TOPICS
-from tests.conftest import REPO_ROOT
-from tests.ros_helpers import running_process, spin_until
+from tests.ros_helpers import running_process, shared_memory_transport, spin_until
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -47,15 +46,12 @@ def test_rover_stops_for_the_crossing_pedestrian_through_the_real_graph(ros_cont
     # 640x480 frames (0.9 MB) need the shared-memory transport; over the tests' UDP-only profile
     # many are lost, and in lock-step every lost frame costs a timeout. Clean exits remove their
     # /dev/shm segments; whatever our processes still leave is removed afterwards.
-    shm_before = set(Path("/dev/shm").iterdir())
-    shm_profile = {"FASTRTPS_DEFAULT_PROFILES_FILE": str(REPO_ROOT / "config" / "fastdds_profiles.xml")}
-    with running_process(cmd, env=shm_profile) as launch:
+    with shared_memory_transport() as shm_env, running_process(cmd, env=shm_env) as launch:
         spin_until(executor, look, timeout_s=60.0)
         deadline = time.monotonic() + 240.0
         while launch.poll() is None and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.1)
         output = launch.stdout.read() if launch.poll() is not None else ""
-    _remove_our_shm_segments(shm_before)
     missing = [t for t, spec in TOPICS.items() if not spec.optional and t not in publishers]
     assert not missing, f"topics never published: {missing}\n{output[-3000:]}"
     for topic, types in publishers.items():
@@ -66,18 +62,6 @@ def test_rover_stops_for_the_crossing_pedestrian_through_the_real_graph(ros_cont
     assert not metrics["collided"], metrics
     assert metrics["success"], metrics["reasons"]
     assert metrics["first_brake_s"] is not None
-
-
-def _remove_our_shm_segments(before: set[Path], wait_s: float = 10.0) -> None:
-    """Fast DDS segments created during the test: nodes release them as they finish exiting."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        ours = [p for p in set(Path("/dev/shm").iterdir()) - before if "fastrtps" in p.name]
-        if not ours or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    for path in ours:
-        path.unlink(missing_ok=True)
 
 
 def test_unknown_scenario_fails_at_start_with_the_known_names() -> None:
