@@ -28,6 +28,8 @@ import numpy as np
 import psutil
 import yaml
 
+from common.ros_domain import claim_domain_id
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "e2e_latency.json"
 NODES = ["camera", "detector", "obstacle_mapper", "controller"]
@@ -255,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    # A private DDS domain: other graphs on this machine (tests, demos) must not mix in.
+    domain, _lock = claim_domain_id(101, 200)
+    os.environ["ROS_DOMAIN_ID"] = str(domain)
     size = tuple(int(v) for v in args.size.split("x"))
     frames = args.frames or make_frames(Path(tempfile.mkdtemp(prefix="e2e_frames_")), 150, *size)
     results = [
