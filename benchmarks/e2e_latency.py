@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     # A private DDS domain: other graphs on this machine (tests, demos) must not mix in.
-    domain, _lock = claim_domain_id(101, 200)
+    domain, _lock = claim_domain_id()
     os.environ["ROS_DOMAIN_ID"] = str(domain)
     size = tuple(int(v) for v in args.size.split("x"))
     frames = args.frames or make_frames(Path(tempfile.mkdtemp(prefix="e2e_frames_")), 150, *size)
