@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import sys
 
-import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosidl_runtime_py.utilities import get_message
 
 from bags.writer import BagWriter
+from common.node_runner import run_node
 from common.params import ParamSpec, declare_validated
 
 # A recorder must keep every message, not just the newest: a deep queue on either reliability.
@@ -75,24 +74,7 @@ class BagRecorderNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = BagRecorderNode()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
-        return 0
-    except (KeyboardInterrupt, ExternalShutdownException):
-        return 0
-    except (ValueError, FileExistsError) as exc:
-        print(f"bag_recorder: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
+    return run_node(BagRecorderNode, "bag_recorder", args)
 
 
 if __name__ == "__main__":

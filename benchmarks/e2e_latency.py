@@ -26,6 +26,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import psutil
+import yaml
+
+from common.ros_domain import claim_domain_id
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "e2e_latency.json"
@@ -104,24 +107,36 @@ def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> 
     node.create_subscription(TwistStamped, "/cmd_vel", on_cmd, RELIABLE_QOS)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    ps = {name: psutil.Process(p.pid) for name, p in procs.items()}
+    roots = {name: psutil.Process(p.pid) for name, p in procs.items()}
+    tracked: dict[int, psutil.Process] = {}  # cpu_percent needs the same object between calls
+
+    def tree(name: str) -> list[psutil.Process]:
+        procs_now = [roots[name], *roots[name].children(recursive=True)]
+        return [tracked.setdefault(q.pid, q) for q in procs_now]
+
     cpu: dict[str, list[float]] = {n: [] for n in procs}
     rss: dict[str, float] = dict.fromkeys(procs, 0.0)
+    total_rss: list[float] = []  # summed over all processes, one sample per second (soak check)
     start = time.monotonic()
     next_sample = start + warmup
     while time.monotonic() - start < warmup + seconds:
         executor.spin_once(timeout_sec=0.01)
         if not measuring["on"] and time.monotonic() - start >= warmup:
             measuring["on"] = True
-            for p in ps.values():
-                for q in [p, *p.children(recursive=True)]:
+            for name in roots:
+                for q in tree(name):
                     q.cpu_percent(None)
+            next_sample = time.monotonic() + 1.0
         if measuring["on"] and time.monotonic() >= next_sample:
             next_sample += 1.0
-            for name, p in ps.items():
-                tree = [p, *p.children(recursive=True)]
-                cpu[name].append(sum(q.cpu_percent(None) for q in tree))
-                rss[name] = max(rss[name], sum(q.memory_info().rss for q in tree) / 2**20)
+            sample = 0.0
+            for name in roots:
+                members = tree(name)
+                cpu[name].append(sum(q.cpu_percent(None) for q in members))
+                now_rss = sum(q.memory_info().rss for q in members) / 2**20
+                rss[name] = max(rss[name], now_rss)
+                sample += now_rss
+            total_rss.append(sample)
     rclpy.try_shutdown()
     latencies = np.array(sorted(first_cmd[s] - s for s in first_cmd if s in seen["camera"]))
     ordered = [first_cmd[s] - s for s in sorted(first_cmd) if s in seen["camera"]]
@@ -140,31 +155,71 @@ def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> 
         },
         "cpu_percent_mean": {n: round(float(np.mean(v)), 1) if v else None for n, v in cpu.items()},
         "peak_rss_mb": {n: round(v, 1) for n, v in rss.items()},
+        "rss_growth_percent": _growth(total_rss),
     }
 
 
-def run_once(fps: float, seconds: float, frames: Path, size: tuple[int, int], model: str | None) -> dict:
+def merged_params(overrides: dict[str, dict], path: Path) -> Path:
+    """One params file with every node's config/<node>.yaml section plus the run's overrides."""
+    merged: dict = {}
+    for name in NODES:
+        config = REPO_ROOT / "config" / f"{name}.yaml"
+        section = yaml.safe_load(config.read_text()) if config.is_file() else {name: {"ros__parameters": {}}}
+        merged.update(section)
+        merged.setdefault(name, {"ros__parameters": {}})["ros__parameters"].update(overrides.get(name, {}))
+    path.write_text(yaml.safe_dump(merged))
+    return path
+
+
+def start_composed(overrides: dict[str, dict], log_dir: Path) -> subprocess.Popen:
+    params = merged_params(overrides, log_dir / "params.yaml")
+    log = open(log_dir / "composed.log", "w")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.composed_graph", "--params", str(params)],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO_ROOT,
+    )  # fmt: skip
+
+
+def _growth(samples: list[float]) -> float | None:
+    """RSS growth from the first to the last tenth of the run (after warm-up), in percent."""
+    if len(samples) < 10:
+        return None
+    tenth = len(samples) // 10
+    first, last = np.mean(samples[:tenth]), np.mean(samples[-tenth:])
+    return round(float((last - first) / first * 100.0), 2)
+
+
+def run_once(
+    fps: float, seconds: float, frames: Path, size: tuple[int, int], model: str | None, mode: str
+) -> dict:
     log_dir = Path(tempfile.mkdtemp(prefix="e2e_logs_"))
-    camera = {
-        "source": str(frames),
-        "fps": str(float(fps)),
-        "loop": "true",
-        "width": str(size[0]),
-        "height": str(size[1]),
+    overrides: dict[str, dict] = {
+        "camera": {
+            "source": str(frames),
+            "fps": float(fps),
+            "loop": True,
+            "width": size[0],
+            "height": size[1],
+        },
+        "detector": {"model_path": model} if model else {},
+        "obstacle_mapper": {},
+        "controller": {"cmd_vel_stamped": True},
     }
-    detector = {"model_path": model} if model else {}
-    procs = {
-        "camera": start_node("camera", camera, log_dir),
-        "detector": start_node("detector", detector, log_dir),
-        "obstacle_mapper": start_node("obstacle_mapper", {}, log_dir),
-        "controller": start_node("controller", {"cmd_vel_stamped": "true"}, log_dir),
-    }
+    if mode == "composed":
+        procs = {"composed": start_composed(overrides, log_dir)}
+    else:
+        as_text = {
+            n: {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in o.items()}
+            for n, o in overrides.items()
+        }
+        procs = {name: start_node(name, as_text[name], log_dir) for name in NODES}
     try:
         result = probe(seconds, warmup=5.0, procs=procs)
     finally:
         stop(procs)
     dead = {n: p.returncode for n, p in procs.items() if p.returncode not in (0, -2, None)}
     result["fps"] = fps
+    result["mode"] = mode
     result["logs"] = str(log_dir)
     if dead:
         result["errors"] = dead
@@ -172,17 +227,19 @@ def run_once(fps: float, seconds: float, frames: Path, size: tuple[int, int], mo
 
 
 def print_table(results: list[dict]) -> None:
-    print("| input FPS | frames published | detected | mapped | commanded | p50 ms | p99 ms | max ms | "
-          "p50 first→last third | CPU% camera/det/map/ctrl | peak RSS MB (sum) |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| mode | FPS | published | detected | mapped | commanded | p50 ms | p99 ms | max ms | "
+          "p50 first→last third | CPU% per process | peak RSS MB (sum) | RSS growth % |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         lat = r["latency_ms"]
-        cpu = "/".join(str(r["cpu_percent_mean"][n]) for n in NODES)
+        cpu = "/".join(str(v) for v in r["cpu_percent_mean"].values())
         rss = sum(r["peak_rss_mb"].values())
         print(
-            f"| {r['fps']:.0f} | {r['frames_published']} | {r['frames_detected']} | {r['frames_mapped']} | "
+            f"| {r['mode']} | {r['fps']:.0f} | {r['frames_published']} | {r['frames_detected']} | "
+            f"{r['frames_mapped']} | "
             f"{r['frames_commanded']} | {lat['p50']} | {lat['p99']} | {lat['max']} | "
-            f"{lat['first_third_p50']}→{lat['last_third_p50']} | {cpu} | {rss:.0f} |"
+            f"{lat['first_third_p50']}→{lat['last_third_p50']} | {cpu} | {rss:.0f} | "
+            f"{r['rss_growth_percent']} |"
         )
 
 
@@ -195,11 +252,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="640x480")
     parser.add_argument("--frames", type=Path, help="folder of frames (default: rendered by the simulator)")
     parser.add_argument("--model", help="detector model_path (default: the detector's config)")
+    parser.add_argument(
+        "--modes", nargs="+", default=["separate", "composed"], choices=["separate", "composed"]
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    # A private DDS domain: other graphs on this machine (tests, demos) must not mix in.
+    domain, _lock = claim_domain_id()
+    os.environ["ROS_DOMAIN_ID"] = str(domain)
     size = tuple(int(v) for v in args.size.split("x"))
     frames = args.frames or make_frames(Path(tempfile.mkdtemp(prefix="e2e_frames_")), 150, *size)
-    results = [run_once(fps, args.seconds, frames, size, args.model) for fps in args.fps]
+    results = [
+        run_once(fps, args.seconds, frames, size, args.model, mode) for mode in args.modes for fps in args.fps
+    ]
     report = {
         "benchmark": "e2e_latency",
         "machine": {

@@ -16,7 +16,14 @@ LOCK_DIR = Path(tempfile.gettempdir()) / "edge_rover_ros_domains"
 
 
 def claim_domain_id(first: int = 1, last: int = 100) -> tuple[int, IO[str]]:
-    """Return (domain id, lock handle); keep the handle open while the id is in use."""
+    """Return (domain id, lock handle); keep the handle open while the id is in use.
+
+    Stay within 0..101: DDS ports are 7400 + 250 × domain, and above 101 they fall into Linux's
+    ephemeral port range, where they collide at random with other sockets (nodes then silently
+    miss each other — seen here with domains 101..200).
+    """
+    if not 0 <= first <= last <= 101:
+        raise ValueError(f"domain ids must lie in 0..101, got {first}..{last}")
     LOCK_DIR.mkdir(exist_ok=True)
     span = last - first + 1
     start = os.getpid() % span

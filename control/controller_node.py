@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from typing import Any
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import OccupancyGrid, Odometry
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo
 from vision_msgs.msg import Detection2DArray, Detection3DArray
 from visualization_msgs.msg import MarkerArray
 
+from common.node_runner import run_node
 from common.params import ParameterValueError, ParamSpec, declare_validated
 from common.qos import RELIABLE_QOS, SENSOR_QOS
 from common.ros_conversions import sec_to_stamp, stamp_to_sec
@@ -269,19 +269,9 @@ class ControllerNode(Node):
             self._last_state_name = report.state
 
 
-def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = ControllerNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass  # Ctrl-C / SIGINT: a normal way to stop
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+def main(args: list[str] | None = None) -> int:
+    return run_node(ControllerNode, "controller", args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

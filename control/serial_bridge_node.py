@@ -7,17 +7,17 @@ an unplugged one is retried and reported on /diagnostics, a replugged one resume
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import BatteryState
 from std_msgs.msg import Bool
 
+from common.node_runner import run_node
 from common.params import ParamSpec, declare_validated
 from common.qos import RELIABLE_QOS
 from control.bridge_logic import command_frame
@@ -216,19 +216,9 @@ class SerialBridgeNode(Node):
         super().destroy_node()
 
 
-def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SerialBridgeNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass  # Ctrl-C / SIGINT: a normal way to stop
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+def main(args: list[str] | None = None) -> int:
+    return run_node(SerialBridgeNode, "serial_bridge", args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -4,6 +4,7 @@ ros2 launch edge_rover rover.launch.py [camera_source:=0 camera_info_url:=... us
 """
 
 from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -26,6 +27,14 @@ def generate_launch_description() -> LaunchDescription:
         ),
         DeclareLaunchArgument("camera_fps", default_value="30.0", description="camera frame rate"),
         DeclareLaunchArgument("use_sim_time", default_value="false", description="run on /clock"),
+        DeclareLaunchArgument(
+            "serial_port",
+            default_value="/dev/ttyACM0",
+            description="motor MCU serial device or pyserial URL (the emulator: /tmp/edge_rover_mcu)",
+        ),
+        DeclareLaunchArgument(
+            "serial", default_value="true", description="start the serial bridge to the MCU"
+        ),
         DeclareLaunchArgument("rviz", default_value="false", description="start RViz"),
     ]
     camera = Node(
@@ -44,4 +53,15 @@ def generate_launch_description() -> LaunchDescription:
             },
         ),
     )
-    return LaunchDescription([*args, camera, *pipeline_nodes(use_sim_time), rviz_node()])
+    serial_bridge = Node(
+        package=PACKAGE,
+        executable="serial_bridge",
+        name="serial_bridge",
+        output="screen",
+        emulate_tty=True,
+        condition=IfCondition(LaunchConfiguration("serial")),
+        parameters=node_params(
+            "serial_bridge", {"port": LaunchConfiguration("serial_port"), "use_sim_time": use_sim_time}
+        ),
+    )
+    return LaunchDescription([*args, camera, *pipeline_nodes(use_sim_time), serial_bridge, rviz_node()])

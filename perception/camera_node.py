@@ -13,13 +13,13 @@ import time
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
 from calibration.calibration_io import load_camera_info
 from calibration.camera_model import CalibrationError, CameraIntrinsics
-from common.params import ParameterValueError, ParamSpec, declare_validated
+from common.node_runner import run_node
+from common.params import ParamSpec, declare_validated
 from common.qos import RELIABLE_QOS, SENSOR_QOS
 from common.ros_conversions import bgr_to_image, intrinsics_to_camera_info
 from perception.camera import (
@@ -138,24 +138,7 @@ class CameraNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = CameraNode()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
-        return 0
-    except (CameraError, CalibrationError, ParameterValueError) as exc:
-        print(f"camera: {exc}", file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        return 0
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
+    return run_node(CameraNode, "camera", args, config_errors=(CameraError,))
 
 
 if __name__ == "__main__":

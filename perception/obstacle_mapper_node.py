@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import sys
 
-import rclpy
 from nav_msgs.msg import OccupancyGrid, Odometry
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo
@@ -24,7 +23,8 @@ from visualization_msgs.msg import MarkerArray
 
 from calibration.calibration_io import load_extrinsics, resolve_url
 from calibration.camera_model import CalibrationError, CameraExtrinsics, CameraRig
-from common.params import ParameterValueError, ParamSpec, declare_validated
+from common.node_runner import run_node
+from common.params import ParamSpec, declare_validated
 from common.qos import RELIABLE_QOS, SENSOR_QOS
 from common.ros_conversions import camera_info_to_intrinsics, stamp_to_sec
 from perception.ground_projection import ProjectionConfig
@@ -243,21 +243,7 @@ class ObstacleMapperNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = ObstacleMapperNode()
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    except ParameterValueError as exc:  # a bad parameter at start: one clear line, non-zero exit
-        print(f"obstacle_mapper: bad parameter: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(ObstacleMapperNode, "obstacle_mapper", args)
 
 
 if __name__ == "__main__":

@@ -326,8 +326,10 @@ def load_scenario(path: str | Path) -> Scenario:
     return scenario_from_dict(data, source=path.name)
 
 
-def scenario_names(directory: Path = SCENARIO_DIR) -> list[str]:
-    return sorted(p.stem for p in directory.glob("*.yaml"))
+def scenario_names(directory: Path | None = None) -> list[str]:
+    """Scenario names in ``directory``, or in every place find_scenario looks (source tree, share)."""
+    directories = [directory] if directory is not None else _scenario_dirs()
+    return sorted({p.stem for d in directories for p in d.glob("*.yaml")})
 
 
 def find_scenario(name_or_path: str) -> Scenario:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import rclpy
 from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
 from rclpy.clock import Clock, ClockType
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import CameraInfo, Image
@@ -26,8 +28,8 @@ from tf2_msgs.msg import TFMessage
 from vision_msgs.msg import Detection2DArray, Detection3DArray
 
 from calibration.calibration_io import load_camera_info, load_extrinsics
-from calibration.camera_model import CameraRig
-from common.params import ParamSpec, declare_validated
+from calibration.camera_model import CalibrationError, CameraRig
+from common.params import ParameterValueError, ParamSpec, declare_validated
 from common.qos import CLOCK_QOS, RELIABLE_QOS, SENSOR_QOS
 from common.ros_conversions import bgr_to_image, intrinsics_to_camera_info, sec_to_stamp
 from simulation.closed_loop import MetricsTracker, visible_truth
@@ -38,7 +40,7 @@ from simulation.ros_conversions import (
     rover_to_tf,
     truth_to_detection3d_array,
 )
-from simulation.scenarios import ScenarioWorld, find_scenario
+from simulation.scenarios import ScenarioError, ScenarioWorld, find_scenario
 
 _PKG = "package://edge_rover/config"
 SPECS = [
@@ -241,11 +243,16 @@ class SimNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
-    node = SimNode()
+    try:
+        node = SimNode()
+    except (ScenarioError, CalibrationError, ParameterValueError) as exc:
+        print(f"sim: {exc}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 1
     try:
         while rclpy.ok() and not (node.finished and node.p["end_action"] == "shutdown"):
             rclpy.spin_once(node, timeout_sec=0.1)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         node.destroy_node()

@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,26 @@ def running_process(args: list[str], env: dict[str, str] | None = None) -> Itera
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
+
+
+@contextmanager
+def shared_memory_transport() -> Iterator[dict[str, str]]:
+    """Environment for processes that move 640x480 frames: the project's shared-memory profile.
+
+    Tests default to UDP only (no /dev/shm files from killed nodes), but 0.9 MB frames over UDP
+    are often lost. Segments our processes still hold when they are gone are removed afterwards.
+    """
+    from tests.conftest import REPO_ROOT
+
+    before = set(Path("/dev/shm").iterdir())
+    try:
+        yield {"FASTRTPS_DEFAULT_PROFILES_FILE": str(REPO_ROOT / "config" / "fastdds_profiles.xml")}
+    finally:
+        deadline = time.monotonic() + 10.0
+        while True:  # nodes release their segments as they finish exiting
+            ours = [p for p in set(Path("/dev/shm").iterdir()) - before if "fastrtps" in p.name]
+            if not ours or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        for path in ours:
+            path.unlink(missing_ok=True)

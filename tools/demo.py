@@ -136,7 +136,7 @@ def run_all(parallel: int) -> int:
 
     names = scenario_names()
     print(f"demo: running {len(names)} scenarios, {parallel} at a time")
-    claims = [claim_domain_id(101, 200) for _ in names]  # one private DDS domain per run
+    claims = [claim_domain_id() for _ in names]  # one private DDS domain per run
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         futures = {
             name: pool.submit(run_scenario, name, domain, False)
