@@ -7,6 +7,7 @@ from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
 from common.launch_helpers import PACKAGE, node_params, pipeline_nodes, rviz_node
 from launch import LaunchDescription
@@ -26,6 +27,9 @@ def generate_launch_description() -> LaunchDescription:
             description="camera_info YAML from calibration",
         ),
         DeclareLaunchArgument("camera_fps", default_value="30.0", description="camera frame rate"),
+        DeclareLaunchArgument(
+            "camera_loop", default_value="false", description="loop a video file / image folder source"
+        ),
         DeclareLaunchArgument("use_sim_time", default_value="false", description="run on /clock"),
         DeclareLaunchArgument(
             "serial_port",
@@ -49,6 +53,7 @@ def generate_launch_description() -> LaunchDescription:
                 "source": LaunchConfiguration("camera_source"),
                 "camera_info_url": LaunchConfiguration("camera_info_url"),
                 "fps": LaunchConfiguration("camera_fps"),
+                "loop": ParameterValue(LaunchConfiguration("camera_loop"), value_type=bool),
                 "use_sim_time": use_sim_time,
             },
         ),

@@ -43,7 +43,7 @@ def test_rover_launch_drives_the_mcu_emulator(ros_context, tmp_path: Path) -> No
             time.sleep(0.1)
         assert link.exists(), "MCU emulator did not create its pty link"
         launch = ["ros2", "launch", "edge_rover", "rover.launch.py", f"camera_source:={frames}",
-                  "camera_fps:=10.0", f"serial_port:={link}"]  # fmt: skip
+                  "camera_fps:=10.0", "camera_loop:=true", f"serial_port:={link}"]  # fmt: skip
         with shared_memory_transport() as shm_env, running_process(launch, env=shm_env) as proc:
             ok = spin_until(executor, lambda: all(len(v) >= 5 for v in got.values()), timeout_s=90.0)
             output = "" if proc.poll() is None else proc.stdout.read()
