@@ -224,3 +224,104 @@ def test_graph_survives_clock_jump_and_detector_kill_and_respawns_it(ros_context
         f"{len(latched)} latched cycles"
         f"\nmapper: {next(line.strip() for line in output.splitlines() if 'tracker and grid reset' in line)}"
     )
+
+
+def _detections(stamp: object, boxes: list[tuple[float, float, float, float, str]]) -> object:
+    """A Detection2DArray as the detector publishes it; boxes are (cx, cy, w, h, class) in pixels."""
+    from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
+
+    msg = Detection2DArray()
+    msg.header.stamp = stamp
+    msg.header.frame_id = "camera_optical_frame"
+    for cx, cy, w, h, name in boxes:
+        det = Detection2D()
+        det.header = msg.header
+        det.bbox.center.position.x, det.bbox.center.position.y = cx, cy
+        det.bbox.size_x, det.bbox.size_y = w, h
+        hypothesis = ObjectHypothesisWithPose()
+        hypothesis.hypothesis.class_id, hypothesis.hypothesis.score = name, 0.9
+        det.results = [hypothesis]
+        msg.detections.append(det)
+    return msg
+
+
+def test_nan_detections_and_a_frozen_camera_end_in_a_safe_reported_state(ros_context) -> None:
+    """obstacle_mapper + controller as processes (wall clock); the test plays camera + detector.
+
+    NaN box: the mapper drops that box (counted), keeps publishing finite obstacles, nothing
+    crashes. Frozen camera (frames keep coming, stamps stop advancing): the mapper drops the
+    too-old frames, the controller's watchdog stops the rover naming the stale input; fresh stamps
+    again → it drives after the recovery latch.
+    """
+    import math
+
+    from sensor_msgs.msg import CameraInfo
+    from vision_msgs.msg import Detection2DArray, Detection3DArray
+
+    from calibration.calibration_io import load_camera_info
+    from common.qos import SENSOR_QOS
+    from common.ros_conversions import intrinsics_to_camera_info, sec_to_stamp
+
+    probe = Probe(ros_context)
+    node = probe.node
+    pub_info = node.create_publisher(CameraInfo, "/camera/camera_info", SENSOR_QOS)
+    pub_det = node.create_publisher(Detection2DArray, "/detections", SENSOR_QOS)
+    obstacles: list[object] = []
+    node.create_subscription(Detection3DArray, "/obstacles", obstacles.append, SENSOR_QOS)
+    intrinsics = load_camera_info(f"file://{REPO_ROOT / 'config' / 'camera_info.yaml'}")
+    frozen: list[float] = []  # empty: live stamps; [t]: every frame carries stamp t
+    boxes: list[tuple[float, float, float, float, str]] = []
+
+    def frame() -> None:
+        stamp = sec_to_stamp(frozen[0] if frozen else node.get_clock().now().nanoseconds * 1e-9)
+        pub_info.publish(intrinsics_to_camera_info(intrinsics, stamp, "camera_optical_frame"))
+        pub_det.publish(_detections(stamp, boxes))
+
+    node.create_timer(0.05, frame)
+    # stale_periods 5 at 20 Hz: 250 ms, so a loaded 2-core machine's scheduling jitter is no fault.
+    ctrl = ["ros2", "run", "edge_rover", "controller", "--ros-args", "-p", "frame_period:=0.05",
+            "-p", "stale_periods:=5.0"]  # fmt: skip
+    mapper = ["ros2", "run", "edge_rover", "obstacle_mapper"]
+    with running_process(mapper) as mapper_proc, running_process(ctrl) as ctrl_proc:
+        probe.wait(lambda: probe.driving_since(0), 60.0, "the controller to drive", ctrl_proc)
+
+        # --- NaN box in the detections (beside a valid cone far ahead)
+        mark_obstacles = len(obstacles)
+        boxes[:] = [(float("nan"), 300.0, 40.0, float("nan"), "person"), (320.0, 250.0, 10.0, 12.0, "cone")]
+        probe.wait(
+            lambda: len(obstacles) > mark_obstacles + 20, 30.0, "/obstacles after NaN boxes", mapper_proc
+        )
+        boxes[:] = []
+        assert mapper_proc.poll() is None and ctrl_proc.poll() is None
+        for msg in obstacles[mark_obstacles:]:
+            for det in msg.detections:
+                pose = det.results[0].pose.pose.position if det.results else det.bbox.center.position
+                assert all(math.isfinite(v) for v in (pose.x, pose.y, det.bbox.size.x, det.bbox.size.y)), det
+        assert not any("non-finite" in s["reason"] for s in probe.statuses)
+
+        # --- camera freeze: stamps stop advancing
+        mark = len(probe.statuses)
+        frozen.append(node.get_clock().now().nanoseconds * 1e-9)
+        probe.wait(
+            lambda: any(s["state"] == "stop" and "stale" in s["reason"] for s in probe.statuses[mark:]),
+            30.0,
+            "the watchdog stop on a frozen camera",
+            ctrl_proc,
+        )
+        stop = next(
+            i for i in range(mark, len(probe.statuses))
+            if probe.statuses[i]["state"] == "stop" and "stale" in probe.statuses[i]["reason"]
+        )  # fmt: skip
+        freeze_stop = float(probe.statuses[stop]["decision_time"]) - frozen[0]
+        assert "obstacles" in probe.statuses[stop]["reason"], probe.statuses[stop]
+        frozen.clear()
+        probe.wait(lambda: probe.driving_since(stop), 30.0, "driving after the camera thawed", ctrl_proc)
+        back = next(i for i in range(stop, len(probe.statuses)) if probe.statuses[i]["state"] == "drive")
+        assert any("latched" in s["reason"] for s in probe.statuses[stop:back])
+        assert mapper_proc.poll() is None and ctrl_proc.poll() is None
+    print(
+        f"\nNaN box: dropped by the mapper, {len(obstacles) - mark_obstacles} finite /obstacles after it"
+        f"\ncamera frozen: watchdog stop {freeze_stop:.3f} s after the last fresh stamp "
+        f"(mapper max_detection_age 0.5 s + controller stale_after 0.25 s); reason: "
+        f"{probe.statuses[stop]['reason']!r}"
+    )
