@@ -325,3 +325,72 @@ def test_nan_detections_and_a_frozen_camera_end_in_a_safe_reported_state(ros_con
         f"(mapper max_detection_age 0.5 s + controller stale_after 0.25 s); reason: "
         f"{probe.statuses[stop]['reason']!r}"
     )
+
+
+def test_mcu_that_stops_answering_is_reported_and_the_link_recovers(ros_context, tmp_path: Path) -> None:
+    """serial_bridge (process) ↔ MCU emulator (process, real pty). SIGSTOP freezes the MCU with
+    its port still open (a hung firmware, not a pulled cable): the bridge reports ERROR "no
+    telemetry from the MCU" and keeps running; SIGCONT → telemetry and odometry flow again."""
+    import sys
+
+    from diagnostic_msgs.msg import DiagnosticArray
+    from geometry_msgs.msg import Twist
+    from nav_msgs.msg import Odometry
+
+    from common.qos import RELIABLE_QOS
+
+    probe = Probe(ros_context)
+    node = probe.node
+    diags: list[dict[str, str]] = []
+    odom: list[float] = []
+
+    def on_diag(msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if "serial" in status.name or any(kv.key == "telemetry_age" for kv in status.values):
+                diags.append({"message": status.message, **{kv.key: kv.value for kv in status.values}})
+
+    node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, RELIABLE_QOS)
+    node.create_subscription(Odometry, "/odom", lambda m: odom.append(m.twist.twist.linear.x), RELIABLE_QOS)
+    pub_cmd = node.create_publisher(Twist, "/cmd_vel", RELIABLE_QOS)
+    forward = Twist()
+    forward.linear.x = 0.5
+    node.create_timer(0.05, lambda: pub_cmd.publish(forward))
+    link = tmp_path / "mcu"
+    emulator = [sys.executable, "-m", "control.mcu_emulator", "--link", str(link)]
+    bridge = ["ros2", "run", "edge_rover", "serial_bridge", "--ros-args", "-p", f"port:={link}"]
+    with running_process(emulator) as mcu:
+        probe.wait(link.exists, 20.0, "the emulator's pty link", mcu)
+        with running_process(bridge) as bridge_proc:
+            probe.wait(
+                lambda: bool(diags) and diags[-1]["message"] == "link up" and bool(odom) and odom[-1] > 0.3,
+                30.0,
+                "the bridge driving the MCU",
+                bridge_proc,
+            )
+            mark = len(diags)
+            os.kill(mcu.pid, signal.SIGSTOP)  # the MCU hangs: port open, nothing answers
+            try:
+                probe.wait(
+                    lambda: any("no telemetry" in d["message"] for d in diags[mark:]),
+                    30.0,
+                    "the bridge to report the silent MCU",
+                    bridge_proc,
+                )
+            finally:
+                os.kill(mcu.pid, signal.SIGCONT)
+            first = next(d for d in diags[mark:] if "no telemetry" in d["message"])
+            silent_age = float(first["telemetry_age"])
+            assert silent_age > 0.5  # telemetry_timeout
+            mark = len(diags)
+            probe.wait(
+                lambda: any(d["message"] == "link up" for d in diags[mark:]),
+                30.0,
+                "telemetry again",
+                bridge_proc,
+            )
+            n_odom = len(odom)
+            probe.wait(lambda: len(odom) > n_odom + 5 and odom[-1] > 0.3, 30.0, "odometry again", bridge_proc)
+            assert bridge_proc.poll() is None
+    print(
+        f"\nMCU hung: reported after telemetry age {silent_age:.3f} s (timeout 0.5 s); recovered on SIGCONT"
+    )
