@@ -216,13 +216,14 @@ def test_graph_survives_clock_jump_and_detector_kill_and_respawns_it(ros_context
         output = "".join(lines)
     assert "tracker and grid reset" in output, "the mapper did not reset its tracker on the clock jump"
     assert "Traceback" not in output, output[-3000:]
+    reset_line = next(line for line in output.splitlines() if "tracker and grid reset" in line)
     print(
         f"\nclock jump back: stop at once, driving again after {jump_hold:.3f} s sim"
         f"\ndetector killed: first watchdog stop {abs(overshoot) * 1000:.0f} ms past the "
         f"{STALE_AFTER * 1000:.0f} ms threshold (sim time); reason: {first_stop['reason']!r}"
         f"\ndetector respawned ~{respawned_after:.1f} s (wall) after SIGKILL; driving resumed after "
         f"{len(latched)} latched cycles"
-        f"\nmapper: {next(line.strip() for line in output.splitlines() if 'tracker and grid reset' in line)}"
+        f"\nmapper: {reset_line.split(': ', 1)[-1]}"
     )
 
 
@@ -393,4 +394,36 @@ def test_mcu_that_stops_answering_is_reported_and_the_link_recovers(ros_context,
             assert bridge_proc.poll() is None
     print(
         f"\nMCU hung: reported after telemetry age {silent_age:.3f} s (timeout 0.5 s); recovered on SIGCONT"
+    )
+
+
+def test_node_with_a_configuration_error_is_respawned_only_with_backoff(tmp_path: Path) -> None:
+    """A controller with an out-of-range parameter exits 1 at start; the launch respawns it, but
+    only every RESPAWN_DELAY_S, so a configuration error is a slow, readable loop, not a CPU hog."""
+    from common.launch_helpers import RESPAWN_DELAY_S
+
+    launch_file = tmp_path / "bad_controller.launch.py"
+    launch_file.write_text(
+        "from launch import LaunchDescription\n"
+        "from common.launch_helpers import pipeline_nodes\n\n\n"
+        "def generate_launch_description():\n"
+        "    bad = {'controller': {'rate_hz': 1000.0}}\n"
+        "    return LaunchDescription(pipeline_nodes(False, ['controller'], bad))\n"
+    )
+    window_s = 2.5 * RESPAWN_DELAY_S
+    lines: list[str] = []
+    with running_process(["ros2", "launch", str(launch_file)]) as launch:
+        reader = threading.Thread(target=lambda: lines.extend(launch.stdout), daemon=True)
+        reader.start()
+        time.sleep(window_s)  # a window to count restarts in; the bound below holds on any machine load
+        output = "".join(lines)
+    deaths = [line for line in output.splitlines() if "process has died" in line]
+    assert deaths, output[-3000:]
+    assert all("exit code 1" in line for line in deaths), deaths
+    assert "rate_hz" in output, output[-3000:]  # the one clear line naming the bad parameter
+    # Starts are at least RESPAWN_DELAY_S apart: within the window at most 1 + window/delay deaths.
+    assert len(deaths) <= 1 + int(window_s / RESPAWN_DELAY_S), deaths
+    print(
+        f"\nconfiguration error: {len(deaths)} exits (code 1) in {window_s:.1f} s "
+        f"with a {RESPAWN_DELAY_S} s backoff"
     )
