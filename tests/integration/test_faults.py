@@ -62,6 +62,14 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _wait_gone(pids: list[int], timeout_s: float = 20.0) -> None:
+    """Wait until the graph's node processes have exited (launch can exit before its children on a
+    loaded machine): a later test's participants must not find this graph's still in the domain."""
+    deadline = time.monotonic() + timeout_s
+    while any((Path("/proc") / str(pid)).exists() for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def _node_pid(launch_pid: int, executable: str) -> int | None:
     for pid in _children(launch_pid):
         try:
@@ -228,6 +236,8 @@ def test_graph_survives_clock_jump_and_detector_kill_and_respawns_it(ros_context
         assert launch.poll() is None
         # What the graph logged while it ran (its shutdown at the end of the test is not a fault).
         output = "".join(lines)
+        nodes = _children(launch.pid)
+    _wait_gone(nodes)
     assert "tracker and grid reset" in output, "the mapper did not reset its tracker on the clock jump"
     assert "Traceback" not in output, output[-3000:]
     reset_line = next(line for line in output.splitlines() if "tracker and grid reset" in line)
