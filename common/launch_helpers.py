@@ -14,6 +14,12 @@ PACKAGE = "edge_rover"
 # Perception → control, in graph order. Each gets config/<name>.yaml when it exists.
 PIPELINE = ["detector", "obstacle_mapper", "controller"]
 
+# A node that dies is started again after this many seconds. The delay is the backoff: a node
+# that exits at once with a configuration error (exit code 1, one clear line) restarts at most
+# every RESPAWN_DELAY_S instead of spinning the CPU, and its one-line error repeats slowly enough
+# to read in the log.
+RESPAWN_DELAY_S = 3.0
+
 
 def config_path(name: str) -> str:
     return os.path.join(get_package_share_directory(PACKAGE), "config", name)
@@ -55,6 +61,8 @@ def pipeline_nodes(
                 output="screen",
                 emulate_tty=True,
                 parameters=node_params(name, extra),
+                respawn=True,
+                respawn_delay=RESPAWN_DELAY_S,
             )
         )
     return nodes

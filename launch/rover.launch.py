@@ -9,7 +9,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
-from common.launch_helpers import PACKAGE, node_params, pipeline_nodes, rviz_node
+from common.launch_helpers import PACKAGE, RESPAWN_DELAY_S, node_params, pipeline_nodes, rviz_node
 from launch import LaunchDescription
 
 
@@ -47,6 +47,8 @@ def generate_launch_description() -> LaunchDescription:
         name="camera",
         output="screen",
         emulate_tty=True,
+        respawn=True,
+        respawn_delay=RESPAWN_DELAY_S,
         parameters=node_params(
             "camera",
             {
@@ -64,6 +66,8 @@ def generate_launch_description() -> LaunchDescription:
         name="serial_bridge",
         output="screen",
         emulate_tty=True,
+        respawn=True,
+        respawn_delay=RESPAWN_DELAY_S,
         condition=IfCondition(LaunchConfiguration("serial")),
         parameters=node_params(
             "serial_bridge", {"port": LaunchConfiguration("serial_port"), "use_sim_time": use_sim_time}
