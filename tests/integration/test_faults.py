@@ -138,6 +138,20 @@ def _age(status: dict[str, str], name: str) -> float | None:
 
 
 def test_graph_survives_clock_jump_and_detector_kill_and_respawns_it(ros_context, tmp_path: Path) -> None:
+    """One retry, for one known cause only: after a SIGKILL, Fast DDS's shared-memory transport
+    sometimes never reconnects the respawned detector (about 1 run in 8 here; README "Fault
+    injection"). Any other failure, or the same one twice, fails the test."""
+    try:
+        _graph_fault_run(ros_context, tmp_path / "attempt1")
+    except pytest.fail.Exception as first:
+        if "timed out waiting" not in str(first):
+            raise
+        print(f"\nretrying once after a timeout (known shared-memory reconnect issue): {str(first)[:300]}")
+        _graph_fault_run(ros_context, tmp_path / "attempt2")
+
+
+def _graph_fault_run(ros_context: object, tmp_path: Path) -> None:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     probe = Probe(ros_context)
     scenario = _short_scenario(tmp_path)
     cmd = ["ros2", "launch", "edge_rover", "sim.launch.py", f"scenario:={scenario}", "lock_step:=true",
