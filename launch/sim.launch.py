@@ -72,6 +72,12 @@ def generate_launch_description() -> LaunchDescription:
             description="/cmd_vel angular.z — ackermann: steer angle (controller default); twist: yaw rate",
         ),
         DeclareLaunchArgument(
+            "cruise_without_cmd_vel",
+            default_value="false",
+            description="drive at cruise speed before the first /cmd_vel (true: the sim alone drives; "
+            "false: the rover waits until the controller is in charge)",
+        ),
+        DeclareLaunchArgument(
             "frame_period",
             default_value="0.05",
             description="camera frame period (s) the controller's watchdog counts in: the scenarios' step_s",
@@ -92,6 +98,9 @@ def generate_launch_description() -> LaunchDescription:
                 "lock_step": ParameterValue(LaunchConfiguration("lock_step"), value_type=bool),
                 "end_action": LaunchConfiguration("end_action"),
                 "metrics_path": LaunchConfiguration("metrics_path"),
+                "cruise_without_cmd_vel": ParameterValue(
+                    LaunchConfiguration("cruise_without_cmd_vel"), value_type=bool
+                ),
                 "cmd_vel_mode": LaunchConfiguration("cmd_vel_mode"),
                 "obstacles_from_truth": ParameterValue(
                     LaunchConfiguration("perfect_perception"), value_type=bool

@@ -133,6 +133,7 @@ def test_sim_launch_runs_a_scenario_to_its_end_and_writes_metrics(tmp_path: Path
     metrics = tmp_path / "metrics.json"
     args = [
         "ros2", "launch", "edge_rover", "sim.launch.py", f"scenario:={path}", "pipeline:=false",
+        "cruise_without_cmd_vel:=true",
         "real_time_factor:=0.0", f"metrics_path:={metrics}",
     ]  # fmt: skip
     proc = subprocess.run(args, capture_output=True, text=True, timeout=60)
