@@ -131,7 +131,11 @@ def summarize(series: RunSeries, metrics: dict[str, Any] | None = None) -> dict[
     first_brake = next((s["t"] for s in series.status if s.get("state") in BRAKING_STATES), None)
     latencies = np.array([c[3] for c in series.cmd if c[3] is not None and c[3] >= 0])
     if latencies.size == 0:  # unstamped Twist: use the controller's own measured input latency
-        latencies = np.array([v for s in series.status if np.isfinite(v := _float(s.get("latency", "nan")))])
+        # The controller reports its cap (max_latency, 0.5 s) until the first obstacles arrive:
+        # that is "no input yet", not a latency, so it is left out.
+        latencies = np.array(
+            [v for s in series.status if np.isfinite(v := _float(s.get("latency", "nan"))) and v < 0.499]
+        )
     gaps = np.array([_float(s.get("gap", "nan")) for s in series.status])
     summary: dict[str, Any] = {
         "duration_s": round(max([s["t"] for s in series.status] + [c[0] for c in series.cmd] + [0.0]), 2),
