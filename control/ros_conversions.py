@@ -18,6 +18,7 @@ from control.controller import Command, SafetyReport
 from control.geometry import GridMap, corridor_polylines
 from control.odometry import OdometryEstimate
 from control.params import ControllerParams
+from perception.obstacle_conversions import VELOCITY_RESULT_ID  # the obstacle mapper owns the convention
 
 
 def yaw_from_quaternion(q: Quaternion) -> float:
@@ -26,9 +27,6 @@ def yaw_from_quaternion(q: Quaternion) -> float:
 
 def quaternion_from_yaw(yaw: float) -> Quaternion:
     return Quaternion(x=0.0, y=0.0, z=math.sin(0.5 * yaw), w=math.cos(0.5 * yaw))
-
-
-VELOCITY_RESULT_ID = "velocity"  # the obstacle mapper's convention (perception/obstacle_conversions.py)
 
 
 def detections_to_rows(msg: Detection3DArray) -> list[dict]:

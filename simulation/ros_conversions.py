@@ -11,15 +11,13 @@ from rosgraph_msgs.msg import Clock
 from tf2_msgs.msg import TFMessage
 from vision_msgs.msg import Detection3D, Detection3DArray, ObjectHypothesisWithPose
 
+from perception.obstacle_conversions import VELOCITY_RESULT_ID  # one definition of the convention
 from simulation.dynamics import RoverState
 from simulation.renderer import ObjectTruth
 
 
 def yaw_to_quaternion(yaw: float) -> Quaternion:
     return Quaternion(x=0.0, y=0.0, z=math.sin(yaw / 2.0), w=math.cos(yaw / 2.0))
-
-
-VELOCITY_RESULT_ID = "velocity"  # the obstacle mapper's convention (control/ros_conversions.py reads it)
 
 
 def truth_to_detection3d_array(
