@@ -7,6 +7,7 @@ sees "7 blurred, 3 board not found" instead of a silently short calibration.
 
 from __future__ import annotations
 
+import argparse
 import math
 from dataclasses import dataclass
 from enum import StrEnum
@@ -172,6 +173,15 @@ class CharucoTarget:
 
 
 Board = Checkerboard | CharucoTarget
+
+
+def parse_board_size(text: str) -> tuple[int, int]:
+    """Command-line board size "COLSxROWS" (inner corners), e.g. "9x6"."""
+    try:
+        cols, rows = (int(v) for v in text.lower().split("x"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"board size must look like 9x6, got {text!r}") from exc
+    return cols, rows
 
 
 def _touches_border(corners: np.ndarray, shape: tuple[int, ...]) -> bool:

@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from calibration.boards import Checkerboard, Skip, to_gray
+from calibration.boards import Checkerboard, Skip, parse_board_size, to_gray
 from calibration.calibration_io import load_camera_info, save_extrinsics
 from calibration.camera_model import CalibrationError, CameraExtrinsics, CameraIntrinsics, CameraRig
 from calibration.ground_extrinsics import (
@@ -43,14 +43,6 @@ from calibration.rectify import GroundView, birdseye_image, draw_ground_grid
 from calibration.report import write_json, write_png
 
 
-def _parse_size(text: str) -> tuple[int, int]:
-    try:
-        cols, rows = (int(v) for v in text.lower().split("x"))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"board size must look like 9x6, got {text!r}") from exc
-    return cols, rows
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m calibration.extrinsics",
@@ -60,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     board = sub.add_parser("board", help="from a checkerboard lying flat on the floor in front of the rover")
     board.add_argument("--images", type=Path, nargs="+", required=True, help="image file(s) or a folder")
     board.add_argument("--camera-info", required=True, help="intrinsics (camera_info YAML path or URL)")
-    board.add_argument("--size", type=_parse_size, required=True, help="INNER corners COLSxROWS, e.g. 9x6")
+    board.add_argument(
+        "--size", type=parse_board_size, required=True, help="INNER corners COLSxROWS, e.g. 9x6"
+    )
     board.add_argument("--square", type=float, required=True, help="square side in metres")
     board.add_argument(
         "--board-x", type=float, required=True, help="board centre ahead of base_link's origin (m, floor)"

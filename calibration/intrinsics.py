@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from calibration.boards import Board, CharucoTarget, Checkerboard, SkipReason
+from calibration.boards import Board, CharucoTarget, Checkerboard, SkipReason, parse_board_size
 from calibration.calibration_io import save_camera_info
 from calibration.camera_model import CalibrationError
 from calibration.frame_selection import CoverageSelector
@@ -40,14 +40,6 @@ __all__ = ["Collection", "build_parser", "collect_views", "main", "run"]
 DEFAULT_MIN_DISTANCE = {"images": 0.05, "video": 0.2, "camera": 0.2}
 
 
-def _parse_size(text: str) -> tuple[int, int]:
-    try:
-        cols, rows = (int(v) for v in text.lower().split("x"))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"board size must look like 9x6, got {text!r}") from exc
-    return cols, rows
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m calibration.intrinsics",
@@ -62,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--board", choices=("checkerboard", "charuco"), default="checkerboard")
     parser.add_argument(
         "--size",
-        type=_parse_size,
+        type=parse_board_size,
         required=True,
         help="checkerboard: INNER corners COLSxROWS (a 10x7-square board is 9x6); charuco: SQUARES COLSxROWS",
     )
