@@ -8,16 +8,17 @@ works through a backlog. Every output carries the stamp and frame_id of the imag
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 
 from calibration.calibration_io import resolve_url
+from common.node_runner import run_node
 from common.params import ParamSpec, declare_validated
 from common.qos import RELIABLE_QOS, SENSOR_QOS
 from common.ros_conversions import (
@@ -32,7 +33,7 @@ from perception.detection.detector import Detector, DetectorConfig
 from perception.detection.drawing import draw_detections
 from perception.detection.monitoring import DetectorStats
 from perception.detection.ros_conversions import detections_to_msg
-from perception.detection.types import FrameError
+from perception.detection.types import FrameError, ModelLoadError
 
 DEFAULT_MODEL = "package://edge_rover/models/edge_rover_yolov8n_int8.onnx"
 
@@ -214,17 +215,9 @@ class DetectorNode(Node):
         super().destroy_node()
 
 
-def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = DetectorNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+def main(args: list[str] | None = None) -> int:
+    return run_node(DetectorNode, "detector", args, config_errors=(ModelLoadError,))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
