@@ -174,12 +174,12 @@ def load_yolo_labels(image_path: Path, width: int, height: int) -> tuple[np.ndar
     return boxes, rows[:, 0].astype(int)
 
 
-def evaluate(
+def collect_frames(
     predict: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]],
     images: Iterable[Path],
     progress: Callable[[Iterable], Iterable] = lambda it: it,
-) -> MapResult:
-    """Run ``predict(bgr) -> (boxes, scores, class ids)`` on every image and compute mAP."""
+) -> list[FrameResult]:
+    """Run ``predict(bgr) -> (boxes, scores, class ids)`` on every image, with its ground truth."""
     frames = []
     for path in progress(list(images)):
         image = cv2.imread(str(path))
@@ -188,4 +188,54 @@ def evaluate(
         gt_boxes, gt_classes = load_yolo_labels(path, image.shape[1], image.shape[0])
         boxes, scores, classes = predict(image)
         frames.append(FrameResult(boxes, scores, np.asarray(classes, int), gt_boxes, gt_classes))
-    return mean_average_precision(frames)
+    return frames
+
+
+def evaluate(
+    predict: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]],
+    images: Iterable[Path],
+    progress: Callable[[Iterable], Iterable] = lambda it: it,
+) -> MapResult:
+    """Run ``predict(bgr) -> (boxes, scores, class ids)`` on every image and compute mAP."""
+    return mean_average_precision(collect_frames(predict, images, progress))
+
+
+# -- accuracy by object size ---------------------------------------------------------------------
+
+SIZE_BINS_PX: tuple[tuple[float, float], ...] = ((0, 8), (8, 16), (16, 32), (32, float("inf")))
+IGNORE_IOU = 0.5
+
+
+def size_bin_label(low: float, high: float) -> str:
+    return f"<{high:g}" if low <= 0 else (f">={low:g}" if np.isinf(high) else f"{low:g}-{high:g}")
+
+
+def restrict_to_size(frame: FrameResult, low: float, high: float) -> FrameResult:
+    """The frame with only the ground truth whose smaller side (pixels of the evaluated image) lies
+    in [low, high). Predictions that overlap a dropped ground-truth box (IoU ≥ 0.5, any class) are
+    dropped too — ignored, as COCO's area ranges ignore them, rather than counted as false
+    positives of the remaining sizes."""
+    gt = frame.gt_boxes.reshape(-1, 4)
+    min_side = np.minimum(gt[:, 2] - gt[:, 0], gt[:, 3] - gt[:, 1])
+    keep_gt = (min_side >= low) & (min_side < high)
+    keep_pred = np.ones(len(frame.pred_scores), dtype=bool)
+    if (~keep_gt).any() and len(frame.pred_scores):
+        iou = box_iou(frame.pred_boxes.astype(np.float64), gt[~keep_gt].astype(np.float64))
+        keep_pred = iou.max(axis=1) < IGNORE_IOU
+    return FrameResult(
+        frame.pred_boxes[keep_pred],
+        frame.pred_scores[keep_pred],
+        frame.pred_classes[keep_pred],
+        gt[keep_gt],
+        frame.gt_classes[keep_gt],
+    )
+
+
+def map_by_box_size(
+    frames: Sequence[FrameResult], bins: Sequence[tuple[float, float]] = SIZE_BINS_PX
+) -> dict[str, MapResult]:
+    """mAP per ground-truth size bin (smaller box side in pixels), see ``restrict_to_size``."""
+    return {
+        size_bin_label(low, high): mean_average_precision([restrict_to_size(f, low, high) for f in frames])
+        for low, high in bins
+    }

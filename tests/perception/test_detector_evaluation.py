@@ -96,3 +96,21 @@ def test_decode_nodes_are_the_head_tail_only(shared_data: Path) -> None:
     kinds = [ops[n] for n in names]
     assert "Softmax" in kinds and "Sigmoid" in kinds and kinds.count("Conv") == 1  # the DFL conv
     assert len(names) < 40
+
+
+def test_map_by_box_size_scores_each_size_alone_and_ignores_the_others() -> None:
+    from perception.detection.evaluation import map_by_box_size, restrict_to_size
+
+    small, large = [0, 0, 6, 10], [50, 50, 90, 100]  # smaller sides 6 and 40 px
+    # the small object is missed (a false positive elsewhere), the large one is found
+    frame = _frame([large, [200, 200, 206, 210]], [0.9, 0.8], [0, 0], [small, large], [0, 0])
+    by_size = map_by_box_size([frame])
+    assert list(by_size) == ["<8", "8-16", "16-32", ">=32"]
+    assert by_size["<8"].map50 == 0.0 and by_size["<8"].num_gt == 1
+    assert by_size[">=32"].map50 == pytest.approx(1.0)  # the false positive scores below the hit
+    assert by_size["8-16"].num_gt == 0 and by_size["8-16"].map50 == 0.0
+    # a detection of the small box is ignored (not a false positive) when scoring large boxes
+    found_both = _frame([small, large], [0.95, 0.9], [0, 0], [small, large], [0, 0])
+    large_only = restrict_to_size(found_both, 32, float("inf"))
+    assert len(large_only.pred_scores) == 1 and large_only.gt_boxes.tolist() == [large]
+    assert mean_average_precision([large_only]).map50 == pytest.approx(1.0)
