@@ -197,6 +197,53 @@ def latency(specs: list[dict], work: Path, threads: int, iterations: int, rounds
     return out
 
 
+def latency_interleaved(specs: list[dict], work: Path, threads: int, iterations: int) -> dict[str, dict]:
+    """All models loaded in this process, timed frame by frame in a shuffled order each cycle: a
+    load change on this shared machine (other engineers' jobs come and go within seconds) hits
+    every model alike, so their ratios hold even when the absolute times do not. Per model: p50 /
+    p99 of our full per-frame path, and median per-cycle time ratios to the ORT INT8 model of the
+    same input and to the OpenVINO IR at the first (shipped) input."""
+    import random
+
+    import numpy as np
+
+    from benchmarks.detector import _frames
+    from perception.detection.detector import Detector, DetectorConfig
+
+    frames = _frames()
+    detectors = {
+        s["name"]: Detector(
+            DetectorConfig(model_path=str(work / s["file"]), backend=s["backend"], threads=threads)
+        )
+        for s in specs
+    }
+    for detector in detectors.values():  # warm-up
+        for frame in frames * 2:
+            detector.detect(frame)
+    times: dict[str, list[float]] = {name: [] for name in detectors}
+    order, rng = list(detectors), random.Random(0)
+    for i in range(iterations):
+        rng.shuffle(order)
+        for name in order:
+            t0 = time.perf_counter()
+            detectors[name].detect(frames[i % len(frames)])
+            times[name].append((time.perf_counter() - t0) * 1e3)
+    first = specs[0]["size"]
+    out = {}
+    for spec in specs:
+        t = np.asarray(times[spec["name"]])
+        figures = {
+            "p50_ms": round(float(np.percentile(t, 50)), 2),
+            "p99_ms": round(float(np.percentile(t, 99)), 2),
+        }
+        for key, reference in (("vs_ort_int8_same_input", f"ort_int8_{spec['size']}"),
+                               ("vs_shipped_openvino", f"ov_int8_{first}")):  # fmt: skip
+            if reference in times:  # median over cycles of (this model's time / the reference's)
+                figures[key] = round(float(np.median(t / np.asarray(times[reference]))), 3)
+        out[spec["name"]] = figures
+    return out
+
+
 def _versions() -> dict:
     versions = {"python": platform.python_version()}
     for module in ("numpy", "cv2", "onnxruntime", "openvino"):
@@ -224,6 +271,9 @@ def run(args: argparse.Namespace) -> dict:
     if not args.skip_latency:  # first: a worker's peak RSS would include this process's evaluations
         for name, figures in latency(specs, args.work, args.threads, args.iterations, args.rounds).items():
             rows[name]["latency"] = figures
+        interleaved = latency_interleaved(specs, args.work, args.threads, args.interleaved_iterations)
+        for name, figures in interleaved.items():
+            rows[name]["latency_interleaved"] = figures
     if args.accuracy_from:  # accuracy is deterministic: reuse an earlier run's (same models)
         earlier = {r["name"]: r for r in json.loads(args.accuracy_from.read_text())["rows"]}
         for name, row in rows.items():
@@ -271,18 +321,21 @@ def markdown(result: dict) -> str:
     head = " | ".join(f"AP50 {b} px ({counts.get(b, '?')})" for b in bins)
     lines = [
         f"| model | input | mAP50 | mAP50-95 | drop vs FP32 (pts) | {head} "
-        "| p50 ms | best-round p50 ms | p99 ms |",
-        "|---|---|---|---|---|" + "---|" * len(bins) + "---|---|---|",
+        "| p50 ms | best-round p50 ms | p99 ms | interleaved p50 / p99 ms | time ÷ ORT INT8 same input "
+        "| time ÷ shipped OV IR |",
+        "|---|---|---|---|---|" + "---|" * len(bins) + "---|---|---|---|---|---|",
     ]
     for r in rows:
-        acc, lat = r.get("accuracy", {}), r.get("latency", {})
+        acc, lat, mixed = r.get("accuracy", {}), r.get("latency", {}), r.get("latency_interleaved", {})
         sizes = " | ".join(f"{acc['by_size_ap50'][b]:.3f}" if acc else "–" for b in bins)
         drop = acc.get("drop_points_vs_fp32")
         drop_text = "–" if drop is None else f"{drop:+.2f}"
         lines.append(
             f"| {r['kind']} | {r['size']} | {acc.get('mAP50', float('nan')):.3f} | "
             f"{acc.get('mAP50-95', float('nan')):.3f} | {drop_text} | {sizes} | "
-            f"{lat.get('p50_ms', '–')} | {lat.get('best_round_p50_ms', '–')} | {lat.get('p99_ms', '–')} |"
+            f"{lat.get('p50_ms', '–')} | {lat.get('best_round_p50_ms', '–')} | {lat.get('p99_ms', '–')} | "
+            f"{mixed.get('p50_ms', '–')} / {mixed.get('p99_ms', '–')} | "
+            f"{mixed.get('vs_ort_int8_same_input', '–')} | {mixed.get('vs_shipped_openvino', '–')} |"
         )
     classes = next((list(r["accuracy"]["by_class_ap50"]) for r in rows if "accuracy" in r), [])
     lines += ["", "| model | input | " + " | ".join(classes) + " |", "|---|---|" + "---|" * len(classes)]
@@ -306,7 +359,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--val", type=Path, help="labelled YOLO set: data.yaml or image folder")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=150)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of one process per model")
+    parser.add_argument(
+        "--interleaved-iterations", type=int, default=300, help="cycles of all models in one process"
+    )
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--accuracy-from", type=Path, help="reuse the accuracy of an earlier result JSON")
     parser.add_argument("--skip-latency", action="store_true")
