@@ -146,3 +146,4 @@ def test_onnxruntime_cli_options_reach_the_written_model(
     assert "Conv" in head_ops and "QLinearConv" not in head_ops
     assert "QLinearConv" in backbone_ops and "Conv" not in backbone_ops
     assert report["int8"]["mAP50"] > 0.3  # a working model, not just a file
+    assert set(report["ap50_by_object_size_px"]["int8"]) == {"<8", "8-16", "16-32", ">=32"}
