@@ -171,6 +171,10 @@ def test_bag_with_a_gap_stops_the_rover_resets_the_tracker_and_resumes_after_rec
     )
 
 
+def _level(status: object) -> int:
+    return status.level[0] if isinstance(status.level, bytes) else int(status.level)
+
+
 def _write_atomically(path: Path, image: np.ndarray) -> None:
     tmp = path.with_suffix(".tmp")  # not an image extension: never listed by the folder source
     ok, png = cv2.imencode(".png", image)
@@ -205,7 +209,9 @@ def test_frozen_camera_stops_publishing_the_rover_stops_and_drives_after_it_thaw
     node, st = probe.node, probe.statuses
     infos: list[float] = []
     camera_diags: list[tuple[int, str]] = []
-    node.create_subscription(CameraInfo, "/camera/camera_info", lambda m: infos.append(stamp_to_sec(m.header.stamp)), SENSOR_QOS)  # fmt: skip
+    node.create_subscription(
+        CameraInfo, "/camera/camera_info", lambda m: infos.append(stamp_to_sec(m.header.stamp)), SENSOR_QOS
+    )
     node.create_subscription(
         DiagnosticArray,
         "/diagnostics",
