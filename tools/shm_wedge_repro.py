@@ -144,7 +144,13 @@ def _shm_segments() -> set[str]:
 
 
 def run(rounds: int, fps: float, timeout_s: float, profile: Path, hold_s: float = 0.0) -> dict:
+    from common.ros_domain import claim_domain_id
+
+    # A domain of its own (the tests' lock files): a foreign participant killed in the same domain
+    # can wedge ours too (discovery traffic goes through the same shared-memory ports).
+    domain, _domain_lock = claim_domain_id()
     env = {**os.environ, "FASTRTPS_DEFAULT_PROFILES_FILE": str(profile), "PYTHONUNBUFFERED": "1"}
+    env["ROS_DOMAIN_ID"] = str(domain)
     env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     work = Path(tempfile.mkdtemp(prefix="shm_wedge_"))
     before = _shm_segments()
@@ -192,6 +198,7 @@ def run(rounds: int, fps: float, timeout_s: float, profile: Path, hold_s: float 
             "timeout_s": timeout_s,
             "profile": str(profile.name),
             "ack_burst": ACK_BURST,
+            "domain": domain,
             "fast_dds": _fastdds_version(),
         },
         "figures": {
@@ -219,9 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.role:
         return _role(args.role, args.fps, args.status)
-    result = run(
-        args.rounds, args.fps, args.timeout, args.profile.resolve(), args.clean_dead_segments, args.hold
-    )
+    result = run(args.rounds, args.fps, args.timeout, args.profile.resolve(), args.hold)
     figures = result["figures"]
     print("| profile | fps | rounds | wedged | respawn → acks median s | max s |")
     print("|---|---|---|---|---|---|")
