@@ -17,6 +17,8 @@ A round that fails either is a wedge; the script prints a Markdown table and wri
 ``WEDGE_ACK_BURST=N`` makes the detector answer each frame N times (more pushes into the camera's
 port: a wider window for the kill to land in). ``--hold S`` keeps the first wedged graph alive for
 S seconds and prints its pids, to attach gdb (``gdb -p PID -batch -ex "thread apply all bt"``).
+``--kill-in-lock own|push|any`` (needs gdb) kills the detector exactly while one of its threads
+holds a shared-memory port's mutex, to test the dead-lock-holder explanation deterministically.
 """
 
 from __future__ import annotations
@@ -94,6 +96,82 @@ def _role(role: str, fps: float, status_path: Path) -> int:
     return 0
 
 
+# gdb script for --kill-in-lock: stop the detector the moment one of its threads calls
+# pthread_mutex_timedlock (boost interprocess_mutex::lock in Fast DDS 2.14) on a mutex inside a
+# /dev/shm/fastrtps_port<N> mapping, let only that thread finish taking the lock, then SIGKILL the
+# process: the dead process holds a shared-memory port's (non-robust) mutex.
+#   own  - a listener thread ("dds.shm.<N>") locking its own port N (wait_pop)
+#   push - a non-listener thread (the executor, publishing) locking another participant's port
+#   any  - the first port mutex taken
+KILL_IN_LOCK_GDB = r"""
+set pagination off
+set confirm off
+python
+import gdb, os
+pid = gdb.selected_inferior().pid
+mode = os.environ["WEDGE_KILL_MODE"]
+ranges = []
+for line in open(f"/proc/{pid}/maps"):
+    if "/dev/shm/fastrtps_port" in line:
+        a, b = line.split()[0].split("-")
+        ranges.append((int(a, 16), int(b, 16), line.split()[-1].rsplit("port", 1)[1]))
+class InPortLock(gdb.Breakpoint):
+    def stop(self):
+        address = int(gdb.parse_and_eval("$rdi"))
+        hit = [r[2] for r in ranges if r[0] <= address < r[1] and int(r[2]) >= 8000]
+        if not hit:
+            return False
+        name = gdb.selected_thread().name or ""
+        listener = name.startswith("dds.shm.")
+        if (mode == "own" and name != f"dds.shm.{hit[0]}") or (mode == "push" and listener):
+            return False
+        print(f"WEDGE_LOCK thread={name} port={hit[0]}")
+        return True
+InPortLock("pthread_mutex_timedlock")
+end
+continue
+delete
+set scheduler-locking on
+finish
+python
+print("WEDGE_LOCK_TAKEN", int(gdb.parse_and_eval("$rax")) == 0)
+os.kill(pid, 9)
+end
+"""
+
+
+def _kill_in_port_lock(pid: int, mode: str, work: Path) -> str:
+    """SIGKILL ``pid`` while one of its threads holds a shared-memory port mutex (via gdb)."""
+    script = work / "kill_in_lock.gdb"
+    script.write_text(KILL_IN_LOCK_GDB)
+    try:
+        result = subprocess.run(
+            ["gdb", "-p", str(pid), "-batch", "-x", str(script)],
+            capture_output=True, text=True, timeout=90, env={**os.environ, "WEDGE_KILL_MODE": mode},
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:  # gdb killed: the detector is detached and runs on
+        os.kill(pid, signal.SIGKILL)
+        return "plain SIGKILL (gdb caught no port lock in 90 s)"
+    found = [line for line in result.stdout.splitlines() if line.startswith("WEDGE_LOCK")]
+    if len(found) < 2 or not found[-1].endswith("True"):
+        os.kill(pid, signal.SIGKILL)
+        return "plain SIGKILL (no port lock caught)"
+    return found[0].removeprefix("WEDGE_LOCK ")
+
+
+def _listener_ports(pid: int) -> list[int]:
+    """The shared-memory ports ``pid`` listens on (its threads are named dds.shm.<port>)."""
+    ports = set()
+    for comm in Path(f"/proc/{pid}/task").glob("*/comm"):
+        try:
+            name = comm.read_text().strip()
+        except OSError:
+            continue
+        if name.startswith("dds.shm.") and name[8:].isdigit() and int(name[8:]) >= 8000:
+            ports.add(int(name[8:]))
+    return sorted(ports)
+
+
 def _start(role: str, fps: float, work: Path, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
     status = work / f"{role}_{time.monotonic_ns()}.status"
     args = [sys.executable, "-m", "tools.shm_wedge_repro", "--role", role, "--fps", str(fps)]
@@ -143,7 +221,9 @@ def _shm_segments() -> set[str]:
     return {p.name for p in Path("/dev/shm").iterdir() if p.name.startswith("fastrtps_")}
 
 
-def run(rounds: int, fps: float, timeout_s: float, profile: Path, hold_s: float = 0.0) -> dict:
+def run(
+    rounds: int, fps: float, timeout_s: float, profile: Path, hold_s: float = 0.0, kill_in_lock: str = ""
+) -> dict:
     from common.ros_domain import claim_domain_id
 
     # A domain of its own (the tests' lock files): a foreign participant killed in the same domain
@@ -164,7 +244,11 @@ def run(rounds: int, fps: float, timeout_s: float, profile: Path, hold_s: float 
             raise RuntimeError("no acks at start: the graph never connected (not a wedge)")
         for _ in tqdm(range(rounds), desc="SIGKILL + respawn", unit="round"):
             time.sleep(1.0)  # frames flowing
-            os.kill(detector.pid, signal.SIGKILL)
+            if kill_in_lock:
+                killed_how = _kill_in_port_lock(detector.pid, kill_in_lock, work)
+            else:
+                os.kill(detector.pid, signal.SIGKILL)
+                killed_how = "SIGKILL"
             detector.wait(timeout=10)
             time.sleep(0.2)
             detector, _ = _start("detector", fps, work, env)
@@ -173,6 +257,8 @@ def run(rounds: int, fps: float, timeout_s: float, profile: Path, hold_s: float 
             camera_alive = _wait_growth(cam_status, 0, 3.0)
             results.append(
                 {
+                    "killed": killed_how,
+                    "camera_ports": _listener_ports(camera.pid),
                     "acks_back_s": acks_back,
                     "viewer_frames_s": viewer_ok,
                     "camera_publishing": camera_alive is not None,
@@ -198,6 +284,7 @@ def run(rounds: int, fps: float, timeout_s: float, profile: Path, hold_s: float 
             "timeout_s": timeout_s,
             "profile": str(profile.name),
             "ack_burst": ACK_BURST,
+            "kill_in_lock": kill_in_lock or None,
             "domain": domain,
             "fast_dds": _fastdds_version(),
         },
@@ -222,11 +309,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=15.0, help="seconds a respawned detector gets")
     parser.add_argument("--profile", type=Path, default=REPO_ROOT / "config" / "fastdds_profiles.xml")
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--kill-in-lock",
+        choices=("own", "push", "any"),
+        default="",
+        help="kill the detector (via gdb) while it holds a shared-memory port mutex",
+    )
     parser.add_argument("--hold", type=float, default=0.0, help="on the first wedge: keep it this long, stop")
     args = parser.parse_args(argv)
     if args.role:
         return _role(args.role, args.fps, args.status)
-    result = run(args.rounds, args.fps, args.timeout, args.profile.resolve(), args.hold)
+    result = run(args.rounds, args.fps, args.timeout, args.profile.resolve(), args.hold, args.kill_in_lock)
     figures = result["figures"]
     print("| profile | fps | rounds | wedged | respawn → acks median s | max s |")
     print("|---|---|---|---|---|---|")
