@@ -203,7 +203,7 @@ def run_once(
         },
         "detector": {"model_path": model} if model else {},
         "obstacle_mapper": {},
-        "controller": {"cmd_vel_stamped": True},
+        "controller": {"cmd_vel_stamped": True, "decide_on_obstacles": mode != "timer_only"},
     }
     if mode == "composed":
         procs = {"composed": start_composed(overrides, log_dir)}
@@ -253,7 +253,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=Path, help="folder of frames (default: rendered by the simulator)")
     parser.add_argument("--model", help="detector model_path (default: the detector's config)")
     parser.add_argument(
-        "--modes", nargs="+", default=["separate", "composed"], choices=["separate", "composed"]
+        "--modes",
+        nargs="+",
+        default=["separate", "composed"],
+        choices=["separate", "composed", "timer_only"],
+        help="timer_only: separate processes, the controller deciding on its 50 Hz timer only "
+        "(decide_on_obstacles:=false), the behaviour before event-driven decisions",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)

@@ -58,6 +58,12 @@ NODE_SPECS: tuple[ParamSpec, ...] = (
         "time), zero (static assumption), auto (message where present, else differenced)",
         choices=("auto", "message", "differenced", "zero"),
     ),
+    ParamSpec(
+        "decide_on_obstacles",
+        True,
+        "run a control cycle as soon as new /obstacles arrive and restart the period timer (saves up to "
+        "one period of latency, ~10 ms on average at 50 Hz); false: decide on the timer only",
+    ),
     ParamSpec("base_frame", "base_link", "frame the obstacles must be in", read_only=True),
     ParamSpec("odom_frame", "odom", "odometry frame (a grid in it is placed with /odom)", read_only=True),
 )
@@ -175,6 +181,12 @@ class ControllerNode(Node):
         self._obstacles_stamp = stamp
         self._obstacles_stamp_msg = msg.header.stamp  # republished exactly (float seconds lose ns)
         self._obstacles_received = now
+        if self._values["decide_on_obstacles"]:
+            # A new obstacle set is the only input that can change the decision quickly; acting on it
+            # now instead of at the next tick takes the timer's phase out of the braking latency. The
+            # timer restarts so cycles stay at least one period apart in steady state.
+            self._tick()
+            self._timer.reset()
 
     def _on_grid(self, msg: OccupancyGrid) -> None:
         try:

@@ -209,10 +209,12 @@ class ObstacleMapperNode(Node):
             return
         if result.reset is not None:
             self.get_logger().warning(f"tracker and grid reset: {result.reset}")
-        self.obstacles_pub.publish(obstacles_to_msg(result.tracks, msg.header.stamp, self.frame_id))
+        # Grid first: the controller decides the moment /obstacles arrives, and should see this
+        # frame's grid when it does.
         self.grid_pub.publish(
             grid_to_msg(result.grid, self.core.grid.config, msg.header.stamp, self.frame_id)
         )
+        self.obstacles_pub.publish(obstacles_to_msg(result.tracks, msg.header.stamp, self.frame_id))
         if self.publish_markers:
             ego_speed = result.ego.speed if result.ego is not None else 0.0
             ego_yaw = result.ego.yaw_rate if result.ego is not None else 0.0

@@ -68,6 +68,11 @@ def pytest_configure(config: pytest.Config) -> None:
         _refresh_installed_package()
     if "ROS_DOMAIN_ID_FIXED" not in os.environ:
         os.environ["ROS_DOMAIN_ID"] = str(_claim_domain_id())
+    if sys.prefix != sys.base_prefix and not os.environ.get("AMENT_PREFIX_PATH"):
+        # A plain `python -m pytest` from the venv, without `. tools/ros_env.sh`: `ros2 run` and
+        # `ros2 launch` find the installed package only through these.
+        os.environ["AMENT_PREFIX_PATH"] = sys.prefix
+        os.environ["PATH"] = f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
     os.environ["ROS_LOG_DIR"] = tempfile.mkdtemp(prefix="edge_rover_test_roslog_")
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")

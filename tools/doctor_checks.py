@@ -8,14 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from common.graph import TOPICS, TopicSpec
+from common.graph_checks import CheckResult, Endpoint, check_clock, check_qos
 
-
-@dataclass(frozen=True)
-class Endpoint:
-    node: str
-    type_name: str
-    reliable: bool
-    transient_local: bool = False
+__all__ = ["CheckResult", "Endpoint", "GraphSnapshot", "check_qos", "run_checks"]
 
 
 @dataclass
@@ -28,17 +23,6 @@ class GraphSnapshot:
         default_factory=dict
     )  # name → level, msg, kv
     use_sim_time: dict[str, bool] = field(default_factory=dict)  # node → parameter value
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    ok: bool
-    what: str
-    fix: str = ""
-
-    def line(self) -> str:
-        mark = "PASS" if self.ok else "FAIL"
-        return f"[{mark}] {self.what}" + (f"\n       fix: {self.fix}" if self.fix and not self.ok else "")
 
 
 def check_topic(spec: TopicSpec, snap: GraphSnapshot) -> list[CheckResult]:
@@ -65,31 +49,6 @@ def check_topic(spec: TopicSpec, snap: GraphSnapshot) -> list[CheckResult]:
             )
         )
     results.extend(check_qos(spec.name, pubs, subs))
-    return results
-
-
-def check_qos(topic: str, pubs: list[Endpoint], subs: list[Endpoint]) -> list[CheckResult]:
-    """A RELIABLE subscriber never receives from a BEST_EFFORT publisher — silently."""
-    results = []
-    for sub in subs:
-        for pub in pubs:
-            if sub.reliable and not pub.reliable:
-                results.append(
-                    CheckResult(
-                        False,
-                        f"{topic}: {sub.node} subscribes RELIABLE but {pub.node} publishes BEST_EFFORT "
-                        "— they never match",
-                        f"make {sub.node} subscribe with BEST_EFFORT (sensor data QoS)",
-                    )
-                )
-            if sub.transient_local and not pub.transient_local:
-                results.append(
-                    CheckResult(
-                        False,
-                        f"{topic}: {sub.node} wants TRANSIENT_LOCAL but {pub.node} is VOLATILE",
-                        f"make {sub.node} subscribe VOLATILE",
-                    )
-                )
     return results
 
 
@@ -134,24 +93,11 @@ def check_diagnostics(snap: GraphSnapshot) -> list[CheckResult]:
 
 def check_sim_time(snap: GraphSnapshot) -> list[CheckResult]:
     has_clock = bool(snap.publishers.get("/clock"))
-    results = []
-    for node, sim_time in sorted(snap.use_sim_time.items()):
-        if sim_time and not has_clock:
-            results.append(
-                CheckResult(
-                    False,
-                    f"{node} has use_sim_time=true but nobody publishes /clock — its time stands still",
-                    "start the simulator or bag replay, or set use_sim_time:=false",
-                )
-            )
-        elif not sim_time and has_clock:
-            results.append(
-                CheckResult(
-                    False,
-                    f"{node} runs on wall time while /clock is published — stamps will not match",
-                    "launch it with use_sim_time:=true",
-                )
-            )
+    results = [
+        problem
+        for node, sim_time in sorted(snap.use_sim_time.items())
+        if (problem := check_clock(node, sim_time, has_clock)) is not None
+    ]
     if not results and snap.use_sim_time:
         mode = "sim time (/clock)" if has_clock else "wall time"
         results.append(CheckResult(True, f"all {len(snap.use_sim_time)} nodes agree on {mode}"))

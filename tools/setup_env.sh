@@ -43,6 +43,10 @@ if [[ "$(cat "$stamp_file" 2>/dev/null)" != "$stamp" ]]; then
     -c requirements/constraints.txt -r requirements/test.txt
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
     -c requirements/constraints.txt -r requirements/runtime.txt "${ROS_REQS[@]}"
+  # colcon in its own folder (see requirements/colcon.txt): only the colcon build test uses it.
+  rm -rf "$VENV/opt/colcon"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+    --target "$VENV/opt/colcon" -r requirements/colcon.txt
   echo "$stamp" >"$stamp_file"
 fi
 

@@ -161,3 +161,27 @@ def test_unsafe_parameter_change_is_refused_with_reason(harness: Harness) -> Non
     assert not results[0].successful and "full_decel" in results[0].reason
     results = harness.controller.set_parameters([Parameter("cruise_speed", value=0.5)])
     assert results[0].successful and harness.controller._params.cruise_speed == 0.5
+
+
+def _answered_fraction(h: Harness, count: int) -> float:
+    """Of the next ``count`` obstacle sets published, the share that got a /cmd_vel carrying their stamp."""
+    sent_before = set(h.sent_stamps)
+    first_cmd = len(h.cmds)
+    assert h.spin_until(lambda: len(h.sent_stamps - sent_before) >= count, 10.0)
+    h.spin_until(lambda: False, 0.3)  # let the last one be answered
+    new = h.sent_stamps - sent_before
+    answered = {(c.header.stamp.sec, c.header.stamp.nanosec) for c in h.cmds[first_cmd:]} & new
+    return len(answered) / len(new)
+
+
+def test_each_new_obstacle_set_is_decided_at_once_not_at_the_next_tick(harness: Harness) -> None:
+    h = harness
+    assert h.spin_until(lambda: _driving(h), 15.0)
+    # A slow 5 Hz timer: obstacle sets arriving at 30 Hz would mostly be overwritten before a tick.
+    slow = [Parameter("stale_periods", value=10.0), Parameter("rate_hz", value=5.0)]  # watchdog ≥ period
+    assert all(r.successful for r in h.controller.set_parameters(slow))
+    event_driven = _answered_fraction(h, 30)
+    assert event_driven >= 0.7, f"only {event_driven:.0%} of obstacle sets got their own decision"
+    assert h.controller.set_parameters([Parameter("decide_on_obstacles", value=False)])[0].successful
+    timer_only = _answered_fraction(h, 30)
+    assert timer_only < event_driven, (timer_only, event_driven)
