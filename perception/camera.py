@@ -284,6 +284,68 @@ class LatestFrameGrabber:
         self.camera.close()
 
 
+@dataclass
+class FreezeDetector:
+    """Detects a frozen camera: a source that keeps delivering the same picture.
+
+    A real sensor always has noise, so consecutive frames of even a static scene differ by a
+    grey level or two per pixel; a stuck driver or pipeline that repeats its last buffer gives
+    frames that are bit-identical (or, through a codec, identical within a tiny fraction of a
+    level). ``update`` compares each frame with the previous one on a strided sample (every
+    ``stride``-th pixel, no averaging, so sensor noise is kept, not smoothed away) and returns
+    False once the content has not changed by more than ``threshold`` (mean absolute difference,
+    grey levels 0..255) for ``timeout_s``. The first changed frame ends the freeze. Pure: the
+    caller passes ``now`` (s, any monotonic clock). ``timeout_s`` 0 disables the check.
+    """
+
+    timeout_s: float = 0.5
+    threshold: float = 0.1
+    stride: int = 8
+    frozen: bool = False
+    freezes: int = 0
+    last_change_s: float | None = None
+    last_diff: float = float("nan")
+    _previous: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not (self.timeout_s >= 0.0 and self.threshold >= 0.0 and self.stride >= 1):
+            raise ValueError(
+                f"freeze check needs timeout_s >= 0, threshold >= 0, stride >= 1 "
+                f"(got {self.timeout_s}, {self.threshold}, {self.stride})"
+            )
+
+    def _sample(self, frame: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(frame[:: self.stride, :: self.stride])
+
+    def update(self, frame: np.ndarray, now: float) -> bool:
+        """Feed one frame; True when it may be published (content alive, or not frozen long enough)."""
+        if self.timeout_s <= 0.0:
+            return True
+        sample = self._sample(frame)
+        previous, self._previous = self._previous, sample
+        if previous is None or previous.shape != sample.shape:
+            changed = True  # the first frame, or a new size: that is new content
+            self.last_diff = float("nan")
+        else:
+            self.last_diff = float(cv2.absdiff(previous, sample).mean())
+            changed = self.last_diff > self.threshold
+        if changed or self.last_change_s is None:
+            self.last_change_s = now
+            self.frozen = False
+            return True
+        if now - self.last_change_s >= self.timeout_s:
+            if not self.frozen:
+                self.freezes += 1
+            self.frozen = True
+        return not self.frozen
+
+    def frozen_for(self, now: float) -> float:
+        """Seconds the content has not changed (0 when it is changing or the check is off)."""
+        if self.last_change_s is None or self.timeout_s <= 0.0:
+            return 0.0
+        return max(0.0, now - self.last_change_s)
+
+
 def fit_to_size(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     """Resize to (width, height) when both are set and differ; 0 keeps the native size."""
     if width <= 0 or height <= 0 or (frame.shape[1], frame.shape[0]) == (width, height):

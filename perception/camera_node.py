@@ -1,9 +1,15 @@
 """camera: publish /camera/image_raw (bgr8) and /camera/camera_info with identical capture stamps.
 
-Parameters: source, width, height, fps, frame_id, camera_info_url, loop. Live sources are read on
-a grabber thread that keeps only the newest frame; files and folders are read at ``fps``. A camera
-that disappears is logged once, retried with backoff and reported on /diagnostics; the node keeps
-running at its timer rate (no busy loop).
+Parameters: source, width, height, fps, frame_id, camera_info_url, loop, freeze_timeout_s,
+freeze_threshold. Live sources are read on a grabber thread that keeps only the newest frame; files
+and folders are read at ``fps``. A camera that disappears is logged once, retried with backoff and
+reported on /diagnostics; the node keeps running at its timer rate (no busy loop).
+
+A frozen camera (the source keeps delivering the same picture for ``freeze_timeout_s``) is not
+published: stamping each copy as a fresh capture would let the rover drive on a frozen view. The
+node reports ERROR on /diagnostics, logs (rate-limited) and publishes again as soon as the content
+changes, so the controller's watchdog sees the camera go stale. A folder of one image looped is
+such a frozen camera.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from common.ros_conversions import bgr_to_image, intrinsics_to_camera_info
 from perception.camera import (
     CameraError,
     CameraState,
+    FreezeDetector,
     LatestFrameGrabber,
     ReconnectingCamera,
     fit_to_size,
@@ -44,6 +51,21 @@ PARAMS = [
         "camera_info YAML (camera_calibration_parsers format): file://, package:// or a path",
     ),
     ParamSpec("loop", False, "restart video files / folders at their end"),
+    ParamSpec(
+        "freeze_timeout_s",
+        0.5,
+        "stop publishing when the picture has not changed for this long (s; 0 disables the check)",
+        min=0.0,
+        max=10.0,
+    ),
+    ParamSpec(
+        "freeze_threshold",
+        0.1,
+        "frames whose mean absolute difference (grey levels) to the previous one is at most this "
+        "count as unchanged; bit-identical is 0, sensor noise is ~1 or more",
+        min=0.0,
+        max=20.0,
+    ),
 ]
 
 
@@ -79,6 +101,8 @@ class CameraNode(Node):
             log=self.get_logger().warning,
         )
         self.grabber = LatestFrameGrabber(self.camera, time.monotonic) if self.spec.is_live else None
+        self.freeze = FreezeDetector(self.params["freeze_timeout_s"], self.params["freeze_threshold"])
+        self.withheld_frozen = 0
         self.published = 0
         self.create_timer(1.0 / self.params["fps"], self._tick)
         self.create_timer(1.0, self._publish_diagnostics)
@@ -100,7 +124,32 @@ class CameraNode(Node):
             if frame is None:
                 return
             stamp_ns = self.get_clock().now().nanoseconds
+        if not self._content_alive(frame):
+            return
         self._publish(fit_to_size(frame, self.width, self.height), stamp_ns)
+
+    def _content_alive(self, frame) -> bool:
+        """Feed the freeze check; False (and logged, rate-limited) while the picture is frozen."""
+        was_frozen = self.freeze.frozen
+        now = time.monotonic()
+        if self.freeze.update(frame, now):
+            if was_frozen:
+                self.get_logger().info(
+                    f"camera content changes again (mean abs diff {self.freeze.last_diff:.2f}): publishing "
+                    f"after {self.withheld_frozen} identical frames withheld"
+                )
+                self.withheld_frozen = 0
+            return True
+        self.withheld_frozen += 1
+        self.get_logger().error(
+            f"{self._frozen_message(now)}; not publishing (a stuck driver/pipeline, or a folder of "
+            f"one image looped)",
+            throttle_duration_sec=5.0,
+        )
+        return False
+
+    def _frozen_message(self, now: float) -> str:
+        return f"camera frozen: identical frames for {self.freeze.frozen_for(now):.1f} s"
 
     def _publish(self, frame, stamp_ns: int) -> None:
         stamp = rclpy.time.Time(nanoseconds=stamp_ns).to_msg()
@@ -116,13 +165,19 @@ class CameraNode(Node):
             CameraState.ENDED: DiagnosticStatus.WARN,
             CameraState.RECONNECTING: DiagnosticStatus.ERROR,
         }[state]
+        message = state.value + (f": {self.camera.last_error}" if self.camera.last_error else "")
+        if self.freeze.frozen and state == CameraState.STREAMING:
+            level, message = DiagnosticStatus.ERROR, self._frozen_message(time.monotonic())
         status = DiagnosticStatus(
             level=level,
             name="camera",
             hardware_id=self.spec.location,
-            message=state.value + (f": {self.camera.last_error}" if self.camera.last_error else ""),
+            message=message,
             values=[
                 KeyValue(key="published", value=str(self.published)),
+                KeyValue(key="frozen", value=str(self.freeze.frozen).lower()),
+                KeyValue(key="freezes", value=str(self.freeze.freezes)),
+                KeyValue(key="withheld_frozen", value=str(self.withheld_frozen)),
                 KeyValue(key="reconnect_attempts", value=str(self.camera.reconnects)),
                 KeyValue(key="dropped_stale", value=str(self.grabber.dropped if self.grabber else 0)),
             ],

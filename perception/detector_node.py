@@ -31,7 +31,7 @@ from common.ros_conversions import (
 from perception.detection.backends import BACKENDS
 from perception.detection.detector import Detector, DetectorConfig
 from perception.detection.drawing import draw_detections
-from perception.detection.monitoring import DetectorStats
+from perception.detection.monitoring import WARN, DetectorStats
 from perception.detection.ros_conversions import detections_to_msg
 from perception.detection.types import FrameError, ModelLoadError
 
@@ -123,6 +123,12 @@ class DetectorNode(Node):
         self._mailbox = threading.Condition()
         self._pending = None  # newest unprocessed message
         self._stopping = False
+        # Image size: boxes are always in the pixels of the frame they came from, whatever its
+        # size; a size that changes mid-run (a camera reconfigured, a mixed bag) is still
+        # processed, but counted, reported and logged: the mapper's camera_info may not match it.
+        self._frame_size: tuple[int, int] | None = None
+        self._size_changes = 0
+        self._size_changes_at_last_diag = 0
 
         self.detections_pub = self.create_publisher(
             Detection2DArray,
@@ -167,6 +173,7 @@ class DetectorNode(Node):
         started = time.perf_counter()
         try:
             image = self._to_bgr(msg)
+            self._note_size(image.shape[1], image.shape[0])
             result = self.detector.detect(image)
         except ImageConversionError as err:
             self.stats.errors["bad_image"] += 1
@@ -192,10 +199,27 @@ class DetectorNode(Node):
         timings = result.timings
         self.stats.record(processing_ms, age_ms, timings.preprocess_ms + timings.postprocess_ms)
 
+    def _note_size(self, width: int, height: int) -> None:
+        size = (width, height)
+        if self._frame_size is not None and size != self._frame_size:
+            self._size_changes += 1
+            self.get_logger().warning(
+                f"image size changed from {self._frame_size[0]}x{self._frame_size[1]} to {width}x{height} "
+                f"({self._size_changes} changes so far); detections are in the new frame's pixels, "
+                "check that /camera/camera_info matches",
+                throttle_duration_sec=5.0,
+            )
+        self._frame_size = size
+
     def _publish_diagnostics(self) -> None:
         done = self.stats.frames_done
         level, message, values = self.stats.summary(done - self._published_at_last_diag, self._period_s)
         self._published_at_last_diag = done
+        values["frame_size"] = "x".join(map(str, self._frame_size)) if self._frame_size else "none"
+        values["size_changes"] = str(self._size_changes)
+        if self._size_changes > self._size_changes_at_last_diag and level < WARN:
+            level, message = WARN, f"image size changed (now {values['frame_size']})"
+        self._size_changes_at_last_diag = self._size_changes
         status = DiagnosticStatus(
             level=bytes([level]),
             name=f"{self.get_name()}: detector",

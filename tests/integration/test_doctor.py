@@ -57,7 +57,9 @@ def test_doctor_finds_a_reliable_subscriber_on_best_effort_images(ros_context, t
 
     from common.qos import RELIABLE_QOS
 
-    cv2.imwrite(str(tmp_path / "0.png"), np.zeros((240, 320, 3), np.uint8))
+    # Two different frames: a folder of one image looped is a frozen camera (not published).
+    for i in range(2):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), np.full((240, 320, 3), 40 * i, np.uint8))
     node = rclpy.create_node("my_viewer", context=ros_context)
     got: list[Image] = []
     node.create_subscription(Image, "/camera/image_raw", got.append, RELIABLE_QOS)  # the classic mistake
