@@ -55,6 +55,10 @@ class ProjectionConfig:
     # The top edge is a range cue (see GroundObservation.top_tan) for classes at least this much
     # taller than the camera; lower ones show the far edge of their top, which moves differently.
     top_edge_min_rise: float = 0.5  # m
+    # Boxes cut by the image's left or right side: extra position sigma across / along the line of
+    # sight, as fractions of the class's width / contact depth (see _side_cut_covariance).
+    side_cut_sigma_across: float = 1.0
+    side_cut_sigma_along: float = 0.5
 
     def __post_init__(self) -> None:
         if not self.max_range > 0 or not self.pixel_sigma >= 0 or not self.height_tolerance >= 1.0:
@@ -104,6 +108,12 @@ class GroundProjector:
         height_px = rig.intrinsics.height
         cut_bottom = y_max >= height_px - 1 - cfg.edge_margin_px
         top_cut = y_min <= cfg.edge_margin_px
+        # Cut by exactly one of the image's sides: the box's centre column is the visible part's,
+        # not the obstacle's, and its width is a lower bound (a box spanning both sides is
+        # a near obstacle filling the view: its centre column is fine).
+        cut_left = x_min <= cfg.edge_margin_px
+        cut_right = x_max >= rig.intrinsics.width - 1 - cfg.edge_margin_px
+        cut_side = cut_left != cut_right
         u_centre = 0.5 * (x_min + x_max)
         corners = np.array([[u_centre, y_max], [x_min, y_max], [x_max, y_max]])
         ground, valid = rig.pixels_to_ground(corners, max_range=1e6)
@@ -136,9 +146,13 @@ class GroundProjector:
         if not np.isfinite(width):
             width = profile.width
         covariance = self._covariance(rig, u_centre, y_max, bearing, distance, cut_bottom, profile)
+        if cut_side:
+            width = max(width, profile.width)
+            covariance = covariance + self._side_cut_covariance(bearing, profile)
         position = near + bearing * (profile.depth / 2.0) if cfg.centre_from_near_face else near
         top = None
-        if not (top_cut or cut_bottom) and profile.height - rig.extrinsics.origin[2] >= cfg.top_edge_min_rise:
+        rises = profile.height - rig.extrinsics.origin[2] >= cfg.top_edge_min_rise
+        if not (top_cut or cut_bottom or cut_side) and rises:
             top = self._top_tan(rig, u_centre, y_min)
         return GroundObservation(
             position=position,
@@ -147,10 +161,28 @@ class GroundProjector:
             class_name=det.class_name,
             score=float(det.score),
             cut_bottom=bool(cut_bottom),
+            cut_side=bool(cut_side),
             top_tan=None if top is None else top[0],
             top_tan_sigma=0.0 if top is None else top[1],
             camera_xyz=None if top is None else tuple(float(v) for v in rig.extrinsics.origin),
         )
+
+    def _side_cut_covariance(self, bearing: np.ndarray, profile: ObstacleProfile) -> np.ndarray:
+        """Extra position covariance of a box cut by the image's side.
+
+        Where the hidden part ends is unknown: across the line of sight the centre may be off by
+        up to half the class's width (more for an oblique car), and the lowest visible point may be
+        a body edge at the border rather than the ground contact, so the range is loose too. The
+        tracker then leans on what it saw while the obstacle was whole (and on ego motion) instead
+        of following the visible part out of the image — which, for a parked car the rover
+        passes, read as the car sliding into the path.
+        """
+        along = np.outer(bearing, bearing)
+        across = np.eye(2) - along
+        cfg = self.config
+        return (cfg.side_cut_sigma_across * profile.width) ** 2 * across + (
+            cfg.side_cut_sigma_along * profile.depth
+        ) ** 2 * along
 
     def _top_tan(self, rig: CameraRig, u: float, top_row: float) -> tuple[float, float] | None:
         """Tangent of the elevation of the ray through (u, top_row) and its sigma (pixel and pitch

@@ -39,6 +39,7 @@ class GroundObservation:
     class_name: str
     score: float
     cut_bottom: bool = False  # box cut by the image's bottom edge: range from the height prior
+    cut_side: bool = False  # box cut by the image's left or right side: position loosely known
     # Second range cue, for obstacles taller than the camera whose top edge is in the image: the
     # tangent of the elevation (base_link) of the ray through the box's top-centre, its standard
     # deviation, and the ray's origin (the camera). An obstacle of height h at horizontal distance

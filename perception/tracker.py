@@ -52,6 +52,9 @@ class TrackerConfig:
     max_gap: float = 2.0  # s; a longer silence resets the tracker
     backwards_tolerance: float = 1e-3  # s; "now" earlier than this before the last update → reset
     size_smoothing: float = 0.3  # EMA weight of a new size / score measurement
+    # Once a track has had this many boxes not cut by the image's side, boxes cut by it no longer
+    # move its velocity (their visible part moves with the cut; see Tracker._correct).
+    whole_hits_for_velocity: int = 10
     use_top_edge: bool = True  # EKF update from the box's top edge (GroundObservation.top_tan)
     height_sigma: float = 0.25  # m; uncertainty of the first height measurement of a track
     height_drift: float = 0.05  # m/√s; random walk of the apparent height (gait, posture)
@@ -95,6 +98,7 @@ class Track:
     hits: int = 1
     misses: int = 0
     confirmed: bool = False
+    whole_hits: int = 0  # observations of boxes not cut by the image's left / right side
 
 
 @dataclass
@@ -238,6 +242,15 @@ class Tracker:
     def _correct(self, track: Track, obs: GroundObservation) -> None:
         S = _H @ track.covariance @ _H.T + obs.covariance
         K = track.covariance @ _H.T @ np.linalg.inv(S)
+        if obs.cut_side and track.whole_hits >= self.config.whole_hits_for_velocity:
+            # The visible part of a box cut by the image's side moves with the cut, not with the
+            # obstacle: it corrects the position (loosely, see its covariance) but not the velocity,
+            # which keeps what the whole obstacle showed (a parked car the rover passes would
+            # otherwise acquire a velocity into the path). A track only ever seen cut (a car
+            # overtaking into view) has nothing better: there the cut boxes move it. Any gain keeps
+            # the Joseph form valid.
+            K[2:4, :] = 0.0
+        track.whole_hits += 0 if obs.cut_side else 1
         track.state = track.state + K @ (obs.position - _H @ track.state)
         # Joseph form: stays symmetric positive definite whatever the rounding.
         I_KH = np.eye(_DIM) - K @ _H
@@ -248,7 +261,8 @@ class Tracker:
         if speed > self.config.max_speed:
             track.state[2:4] *= self.config.max_speed / speed
         alpha = self.config.size_smoothing
-        track.size = (1 - alpha) * track.size + alpha * np.asarray(obs.size)
+        if not obs.cut_side:  # a side-cut box shows part of the obstacle: its size is a lower bound
+            track.size = (1 - alpha) * track.size + alpha * np.asarray(obs.size)
         track.score = (1 - alpha) * track.score + alpha * obs.score
         track.hits += 1
         track.misses = 0
@@ -307,6 +321,7 @@ class Tracker:
             score=float(obs.score),
             born=now,
             confirmed=self.config.birth_hits <= 1,
+            whole_hits=0 if obs.cut_side else 1,
         )
         self.next_id += 1
         return track

@@ -166,3 +166,43 @@ def test_top_edge_cue_only_for_obstacles_taller_than_the_camera() -> None:
     assert cone.top_tan is None
     (close,) = _project(rig, (1.2, 0.0)).observations  # head above the image: top edge cut
     assert close.top_tan is None
+
+
+# -- boxes cut by the image's left / right side ----------------------------------------------------
+
+CAR = (4.3, 1.8, 1.5)  # the simulator's car body; the class table's width is 1.8 m
+
+
+@pytest.mark.parametrize("centre", [(4.0, 3.3), (3.0, -2.6), (6.0, 5.5)])
+def test_side_cut_box_is_flagged_wide_and_trusted_less(centre) -> None:
+    rig = _rig()
+    box = cuboid_box(rig, centre, CAR)
+    assert box is not None
+    assert box[0] <= 0.0 or box[2] >= rig.intrinsics.width  # the scene really is cut at one side
+    (obs,) = GroundProjector(rig, PROFILES, TIGHT).project([Detection2D(box, "car", 0.9)]).observations
+    assert obs.cut_side and not obs.cut_bottom
+    assert obs.top_tan is None  # the box's centre column is not the car's: no top-edge cue
+    assert obs.size[1] >= PROFILES.get("car").width  # the visible part is a lower bound
+    bearing = (obs.position - rig.extrinsics.origin[:2]) / np.hypot(
+        *(obs.position - rig.extrinsics.origin[:2])
+    )
+    across = np.array([-bearing[1], bearing[0]])
+    # At least half the class width of sigma across the line of sight, where the hidden part lies.
+    assert np.sqrt(across @ obs.covariance @ across) >= 0.5 * PROFILES.get("car").width
+    # The same car whole, farther ahead: not flagged, tight across the line of sight.
+    whole_box = cuboid_box(rig, (centre[0] + 8.0, 0.3 * centre[1]), CAR)
+    (whole,) = (
+        GroundProjector(rig, PROFILES, TIGHT).project([Detection2D(whole_box, "car", 0.9)]).observations
+    )
+    assert not whole.cut_side
+    sight = whole.position - rig.extrinsics.origin[:2]
+    across_whole = np.array([-sight[1], sight[0]]) / np.hypot(*sight)
+    assert np.sqrt(across_whole @ whole.covariance @ across_whole) < 0.5 * PROFILES.get("car").width
+
+
+def test_box_spanning_both_sides_is_not_side_cut() -> None:
+    rig = _rig()
+    box = cuboid_box(rig, (2.2, 0.0), (0.8, 6.0, 0.9))  # a wide barrier filling the view
+    assert box is not None and box[0] <= 0.0 and box[2] >= rig.intrinsics.width
+    (obs,) = GroundProjector(rig, PROFILES, TIGHT).project([Detection2D(box, "box", 0.9)]).observations
+    assert not obs.cut_side
