@@ -262,7 +262,7 @@ def test_parked_car_leaving_the_view_keeps_still_and_out_of_the_path() -> None:
     history = _drive_past_parked_car(whole_hits_for_velocity=10)
     cut = [(car, track) for car, cut_side, track in history if cut_side]
     assert len(cut) >= 10, "the car must be seen cut by the image's side for a while"
-    for car, track in cut:
+    for _car, track in cut:
         assert np.hypot(*track.velocity) < 0.3  # parked: ~0 over the ground
         # It may slide inwards a little (the cut box's centre column races inwards), but its
         # 1.8 m wide footprint stays more than a metre from the rover's centre line.
