@@ -264,9 +264,10 @@ def test_parked_car_leaving_the_view_keeps_still_and_out_of_the_path() -> None:
     assert len(cut) >= 10, "the car must be seen cut by the image's side for a while"
     for _car, track in cut:
         assert np.hypot(*track.velocity) < 0.3  # parked: ~0 over the ground
-        # It may slide inwards a little (the cut box's centre column races inwards), but its
-        # 1.8 m wide footprint stays more than a metre from the rover's centre line.
-        assert track.position[1] - 0.9 > 1.0
+        # It slides inwards a little (the cut box's centre column races inwards, and the box
+        # still corrects the position, loosely), but its 1.8 m wide footprint stays out of the
+        # rover's corridor (0.45 m half width) with room to spare.
+        assert track.position[1] - 0.9 > 0.6
 
 
 def test_parked_car_follows_the_cut_without_the_velocity_hold() -> None:
