@@ -55,9 +55,9 @@ class ProjectionConfig:
     # The top edge is a range cue (see GroundObservation.top_tan) for classes at least this much
     # taller than the camera; lower ones show the far edge of their top, which moves differently.
     top_edge_min_rise: float = 0.5  # m
-    # Boxes cut by the image's left or right side: extra position sigma across / along the line of
-    # sight, as fractions of the class's width / contact depth (see _side_cut_covariance).
-    side_cut_sigma_across: float = 1.0
+    # Boxes cut by the image's left or right side: extra position sigma across the inner edge's ray
+    # / along it, as fractions of the class's mean half-extent / contact depth (_anchor_on_inner_edge).
+    side_cut_sigma_across: float = 0.25
     side_cut_sigma_along: float = 0.5
 
     def __post_init__(self) -> None:
@@ -146,10 +146,16 @@ class GroundProjector:
         if not np.isfinite(width):
             width = profile.width
         covariance = self._covariance(rig, u_centre, y_max, bearing, distance, cut_bottom, profile)
+        position = near + bearing * (profile.depth / 2.0) if cfg.centre_from_near_face else near
+        side_normal = None
         if cut_side:
             width = max(width, profile.width)
-            covariance = covariance + self._side_cut_covariance(bearing, profile)
-        position = near + bearing * (profile.depth / 2.0) if cfg.centre_from_near_face else near
+            anchored = self._anchor_on_inner_edge(
+                rig, position, x_max if cut_left else x_min, y_max, cut_left, profile
+            )
+            if anchored is not None:
+                position, extra, side_normal = anchored
+                covariance = covariance + extra
         top = None
         rises = profile.height - rig.extrinsics.origin[2] >= cfg.top_edge_min_rise
         if not (top_cut or cut_bottom or cut_side) and rises:
@@ -162,27 +168,51 @@ class GroundProjector:
             score=float(det.score),
             cut_bottom=bool(cut_bottom),
             cut_side=bool(cut_side),
+            side_normal=side_normal,
             top_tan=None if top is None else top[0],
             top_tan_sigma=0.0 if top is None else top[1],
             camera_xyz=None if top is None else tuple(float(v) for v in rig.extrinsics.origin),
         )
 
-    def _side_cut_covariance(self, bearing: np.ndarray, profile: ObstacleProfile) -> np.ndarray:
-        """Extra position covariance of a box cut by the image's side.
+    def _anchor_on_inner_edge(
+        self,
+        rig: CameraRig,
+        estimate: np.ndarray,
+        u_inner: float,
+        bottom_row: float,
+        cut_left: bool,
+        profile: ObstacleProfile,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Position, extra covariance and hidden-side normal of a box cut by the image's side.
 
-        Where the hidden part ends is unknown: across the line of sight the centre may be off by
-        up to half the class's width (more for an oblique car), and the lowest visible point may be
-        a body edge at the border rather than the ground contact, so the range is loose too. The
-        tracker then leans on what it saw while the obstacle was whole (and on ego motion) instead
-        of following the visible part out of the image — which, for a parked car the rover
-        passes, read as the car sliding into the path.
+        Its centre column is the visible part's, which races inwards as the obstacle leaves the
+        view (a parked car the rover passes slid into the path). Its inner edge is the obstacle's
+        own outline: the centre lies beyond that ray, on the hidden side, by about the body's
+        half-extent across the line of sight averaged over headings ((L + W) / π, a car 1.94 m).
+        The range along the ray is kept from the bottom edge. The extra covariance says how
+        loosely: across, the spread of that half-extent over headings; along, half the contact
+        depth (the lowest visible point may be a body edge at the border, not a ground contact).
         """
-        along = np.outer(bearing, bearing)
-        across = np.eye(2) - along
         cfg = self.config
-        return (cfg.side_cut_sigma_across * profile.width) ** 2 * across + (
+        camera_xy = rig.extrinsics.origin[:2]
+        ground, valid = rig.pixels_to_ground(np.array([[u_inner, bottom_row]]), max_range=1e6)
+        if valid[0]:
+            ray = ground[0, :2] - camera_xy
+        else:
+            ray = rig.pixel_rays_in_base(np.array([[u_inner, bottom_row]]))[0, :2]
+        norm = float(np.hypot(*ray))
+        if not (np.isfinite(norm) and norm > 1e-9):
+            return None
+        ray = ray / norm
+        # Image left is base_link's +y side of the line of sight.
+        outward = np.array([-ray[1], ray[0]]) if cut_left else np.array([ray[1], -ray[0]])
+        along = max(float((estimate - camera_xy) @ ray), 0.0)
+        half_extent = profile.mean_half_extent
+        position = camera_xy + along * ray + half_extent * outward
+        extra = (cfg.side_cut_sigma_across * half_extent) ** 2 * np.outer(outward, outward) + (
             cfg.side_cut_sigma_along * profile.depth
-        ) ** 2 * along
+        ) ** 2 * np.outer(ray, ray)
+        return position, extra, outward
 
     def _top_tan(self, rig: CameraRig, u: float, top_row: float) -> tuple[float, float] | None:
         """Tangent of the elevation of the ray through (u, top_row) and its sigma (pixel and pitch

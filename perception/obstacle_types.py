@@ -40,6 +40,9 @@ class GroundObservation:
     score: float
     cut_bottom: bool = False  # box cut by the image's bottom edge: range from the height prior
     cut_side: bool = False  # box cut by the image's left or right side: position loosely known
+    # For a side-cut box: unit vector across its visible inner edge's ray, towards the hidden side.
+    # Only the position across that ray (the obstacle's own outline) moves with the obstacle.
+    side_normal: np.ndarray | None = None
     # Second range cue, for obstacles taller than the camera whose top edge is in the image: the
     # tangent of the elevation (base_link) of the ray through the box's top-centre, its standard
     # deviation, and the ray's origin (the camera). An obstacle of height h at horizontal distance
@@ -124,9 +127,13 @@ class ObstacleProfile:
     max_height: float
     max_speed: float  # m/s; the tracker's gate grows with it
     safety_margin: float  # m; extra clearance the controller keeps
+    length: float | None = None  # body length along its heading (m); None: the width
 
     def __post_init__(self) -> None:
+        if self.length is None:
+            object.__setattr__(self, "length", self.width)
         values = (self.height, self.width, self.depth, self.min_height, self.max_height, self.max_speed)
+        values = (*values, self.length)
         if not all(np.isfinite(v) and v >= 0 for v in values) or not np.isfinite(self.safety_margin):
             raise ValueError(f"class profile {self.name!r} has a negative or non-finite value")
         if not self.min_height <= self.height <= self.max_height:
@@ -134,6 +141,14 @@ class ObstacleProfile:
                 f"class profile {self.name!r}: height {self.height} outside "
                 f"[{self.min_height}, {self.max_height}]"
             )
+
+    @property
+    def mean_half_extent(self) -> float:
+        """Half the body's extent across a line of sight, averaged over headings: (L + W) / π.
+
+        Where a box is cut by the image's side, its visible inner edge is the body's outline, and
+        the centre lies about this far beyond it (a car: 1.94 m; 1.25-2.33 m over headings)."""
+        return (float(self.length) + self.width) / np.pi
 
 
 # Used for a class the table does not know (e.g. a COCO class the profile file lacks): lenient
@@ -169,6 +184,7 @@ def load_class_profiles(path: str | Path) -> ClassProfiles:
                 height=entry.typical_height_m,
                 width=entry.typical_width_m,
                 depth=entry.contact_depth_m or entry.typical_width_m,
+                length=entry.typical_length_m or entry.typical_width_m,
                 min_height=entry.height_range_m[0],
                 max_height=entry.height_range_m[1],
                 max_speed=entry.max_speed_mps,

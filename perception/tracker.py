@@ -53,7 +53,7 @@ class TrackerConfig:
     backwards_tolerance: float = 1e-3  # s; "now" earlier than this before the last update → reset
     size_smoothing: float = 0.3  # EMA weight of a new size / score measurement
     # Once a track has had this many boxes not cut by the image's side, boxes cut by it no longer
-    # move its velocity (their visible part moves with the cut; see Tracker._correct).
+    # move its velocity (see Tracker._correct).
     whole_hits_for_velocity: int = 10
     use_top_edge: bool = True  # EKF update from the box's top edge (GroundObservation.top_tan)
     height_sigma: float = 0.25  # m; uncertainty of the first height measurement of a track
@@ -240,21 +240,15 @@ class Tracker:
         return bool((along / along_gate) ** 2 + (across / gate) ** 2 <= 1.0)
 
     def _correct(self, track: Track, obs: GroundObservation) -> None:
-        S = _H @ track.covariance @ _H.T + obs.covariance
-        K = track.covariance @ _H.T @ np.linalg.inv(S)
-        if obs.cut_side and track.whole_hits >= self.config.whole_hits_for_velocity:
-            # The visible part of a box cut by the image's side moves with the cut, not with the
-            # obstacle: it corrects the position (loosely, see its covariance) but not the velocity,
-            # which keeps what the whole obstacle showed (a parked car the rover passes would
-            # otherwise acquire a velocity into the path). A track only ever seen cut (a car
-            # overtaking into view) has nothing better: there the cut boxes move it. Any gain keeps
-            # the Joseph form valid.
-            K[2:4, :] = 0.0
+        # A box cut by the image's side grows or shrinks as the obstacle enters or leaves the view:
+        # its position (anchored on its inner edge, loosely: see its covariance) moves with the cut
+        # as much as with the obstacle. Once the track has seen the obstacle whole for a while, such
+        # boxes correct its position only and its velocity keeps what the whole obstacle showed (a
+        # parked car the rover passes otherwise acquired a velocity into the path). A track only
+        # ever seen cut (a car overtaking into view) has nothing better: there they move it.
+        hold = obs.cut_side and track.whole_hits >= self.config.whole_hits_for_velocity
+        self._kalman_update(track, _H, obs.position, obs.covariance, hold_velocity=hold)
         track.whole_hits += 0 if obs.cut_side else 1
-        track.state = track.state + K @ (obs.position - _H @ track.state)
-        # Joseph form: stays symmetric positive definite whatever the rounding.
-        I_KH = np.eye(_DIM) - K @ _H
-        track.covariance = I_KH @ track.covariance @ I_KH.T + K @ obs.covariance @ K.T
         if self.config.use_top_edge:
             self._correct_top_edge(track, obs)
         speed = float(np.hypot(*track.state[2:4]))
@@ -268,6 +262,21 @@ class Tracker:
         track.misses = 0
         if track.hits >= self.config.birth_hits:
             track.confirmed = True
+
+    @staticmethod
+    def _kalman_update(
+        track: Track, H: np.ndarray, z: np.ndarray, R: np.ndarray, hold_velocity: bool
+    ) -> None:
+        """Linear update of ``track`` with z = H x + noise(R); ``hold_velocity`` leaves the velocity
+        out of it (any gain keeps the Joseph form valid)."""
+        S = H @ track.covariance @ H.T + R
+        K = track.covariance @ H.T @ np.linalg.inv(S)
+        if hold_velocity:
+            K[2:4, :] = 0.0
+        track.state = track.state + K @ (z - H @ track.state)
+        # Joseph form: stays symmetric positive definite whatever the rounding.
+        I_KH = np.eye(_DIM) - K @ H
+        track.covariance = I_KH @ track.covariance @ I_KH.T + K @ R @ K.T
 
     def _correct_top_edge(self, track: Track, obs: GroundObservation) -> None:
         """Extended-Kalman update from the top edge: tan(elevation) = (h - camera_z) / d(x, y)."""

@@ -174,30 +174,39 @@ CAR = (4.3, 1.8, 1.5)  # the simulator's car body; the class table's width is 1.
 
 
 @pytest.mark.parametrize("centre", [(4.0, 3.3), (3.0, -2.6), (6.0, 5.5)])
-def test_side_cut_box_is_flagged_wide_and_trusted_less(centre) -> None:
+def test_side_cut_box_is_anchored_on_its_inner_edge_and_trusted_less(centre) -> None:
     rig = _rig()
+    car = PROFILES.get("car")
     box = cuboid_box(rig, centre, CAR)
     assert box is not None
     assert box[0] <= 0.0 or box[2] >= rig.intrinsics.width  # the scene really is cut at one side
     (obs,) = GroundProjector(rig, PROFILES, TIGHT).project([Detection2D(box, "car", 0.9)]).observations
     assert obs.cut_side and not obs.cut_bottom
     assert obs.top_tan is None  # the box's centre column is not the car's: no top-edge cue
-    assert obs.size[1] >= PROFILES.get("car").width  # the visible part is a lower bound
-    bearing = (obs.position - rig.extrinsics.origin[:2]) / np.hypot(
-        *(obs.position - rig.extrinsics.origin[:2])
-    )
-    across = np.array([-bearing[1], bearing[0]])
-    # At least half the class width of sigma across the line of sight, where the hidden part lies.
-    assert np.sqrt(across @ obs.covariance @ across) >= 0.5 * PROFILES.get("car").width
-    # The same car whole, farther ahead: not flagged, tight across the line of sight.
+    assert obs.size[1] >= car.width  # the visible part is a lower bound
+    camera = rig.extrinsics.origin[:2]
+    normal = obs.side_normal
+    assert normal is not None and np.hypot(*normal) == pytest.approx(1.0)
+    # The normal points to the hidden side: the true centre lies beyond the inner edge's ray, by
+    # between half the width and half the diagonal of the body (here 0.9-2.3 m) ...
+    truth_offset = (np.asarray(centre) - camera) @ normal
+    assert 0.8 <= truth_offset <= 2.4
+    # ... and the estimate puts it there, at the mean over headings, (L + W) / π.
+    assert (obs.position - camera) @ normal == pytest.approx(car.mean_half_extent, abs=0.05)
+    assert car.mean_half_extent == pytest.approx((4.3 + 1.8) / np.pi)
+    # Trusted less across the edge (the heading is unknown) and along the line of sight.
+    assert np.sqrt(normal @ obs.covariance @ normal) >= 0.25 * car.mean_half_extent
+    along = np.array([-normal[1], normal[0]])
+    assert np.sqrt(along @ obs.covariance @ along) >= 0.5 * car.depth
+    # The same car whole, farther ahead: not flagged, tighter across the line of sight.
     whole_box = cuboid_box(rig, (centre[0] + 8.0, 0.3 * centre[1]), CAR)
     (whole,) = (
         GroundProjector(rig, PROFILES, TIGHT).project([Detection2D(whole_box, "car", 0.9)]).observations
     )
-    assert not whole.cut_side
-    sight = whole.position - rig.extrinsics.origin[:2]
+    assert not whole.cut_side and whole.side_normal is None
+    sight = whole.position - camera
     across_whole = np.array([-sight[1], sight[0]]) / np.hypot(*sight)
-    assert np.sqrt(across_whole @ whole.covariance @ across_whole) < 0.5 * PROFILES.get("car").width
+    assert np.sqrt(across_whole @ whole.covariance @ across_whole) < 0.25 * car.mean_half_extent
 
 
 def test_box_spanning_both_sides_is_not_side_cut() -> None:
