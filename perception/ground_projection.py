@@ -57,6 +57,7 @@ class ProjectionConfig:
     top_edge_min_rise: float = 0.5  # m
     # Boxes cut by the image's left or right side: extra position sigma across the inner edge's ray
     # / along it, as fractions of the class's mean half-extent / contact depth (_anchor_on_inner_edge).
+    handle_side_cut: bool = True  # False: side-cut boxes are placed like whole ones (comparisons)
     side_cut_sigma_across: float = 0.25
     side_cut_sigma_along: float = 0.5
 
@@ -113,7 +114,7 @@ class GroundProjector:
         # a near obstacle filling the view: its centre column is fine).
         cut_left = x_min <= cfg.edge_margin_px
         cut_right = x_max >= rig.intrinsics.width - 1 - cfg.edge_margin_px
-        cut_side = cut_left != cut_right
+        cut_side = cfg.handle_side_cut and cut_left != cut_right
         u_centre = 0.5 * (x_min + x_max)
         corners = np.array([[u_centre, y_max], [x_min, y_max], [x_max, y_max]])
         ground, valid = rig.pixels_to_ground(corners, max_range=1e6)
