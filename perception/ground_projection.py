@@ -55,10 +55,10 @@ class ProjectionConfig:
     # The top edge is a range cue (see GroundObservation.top_tan) for classes at least this much
     # taller than the camera; lower ones show the far edge of their top, which moves differently.
     top_edge_min_rise: float = 0.5  # m
-    # Boxes cut by the image's left or right side: extra position sigma across the inner edge's ray
-    # / along it, as fractions of the class's mean half-extent / contact depth (_anchor_on_inner_edge).
+    # Boxes cut by the image's left or right side: extra position sigma across / along the line of
+    # sight, as fractions of the class's width / contact depth (_beyond_inner_edge).
     handle_side_cut: bool = True  # False: side-cut boxes are placed like whole ones (comparisons)
-    side_cut_sigma_across: float = 0.25
+    side_cut_sigma_across: float = 0.5
     side_cut_sigma_along: float = 0.5
 
     def __post_init__(self) -> None:
@@ -151,7 +151,7 @@ class GroundProjector:
         side_normal = None
         if cut_side:
             width = max(width, profile.width)
-            anchored = self._anchor_on_inner_edge(
+            anchored = self._beyond_inner_edge(
                 rig, position, x_max if cut_left else x_min, y_max, cut_left, profile
             )
             if anchored is not None:
@@ -175,7 +175,7 @@ class GroundProjector:
             camera_xyz=None if top is None else tuple(float(v) for v in rig.extrinsics.origin),
         )
 
-    def _anchor_on_inner_edge(
+    def _beyond_inner_edge(
         self,
         rig: CameraRig,
         estimate: np.ndarray,
@@ -186,13 +186,14 @@ class GroundProjector:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Position, extra covariance and hidden-side normal of a box cut by the image's side.
 
-        Its centre column is the visible part's, which races inwards as the obstacle leaves the
-        view (a parked car the rover passes slid into the path). Its inner edge is the obstacle's
-        own outline: the centre lies beyond that ray, on the hidden side, by about the body's
-        half-extent across the line of sight averaged over headings ((L + W) / π, a car 1.94 m).
-        The range along the ray is kept from the bottom edge. The extra covariance says how
-        loosely: across, the spread of that half-extent over headings; along, half the contact
-        depth (the lowest visible point may be a body edge at the border, not a ground contact).
+        Its centre column is the visible part's, not the obstacle's. Its inner edge is the
+        obstacle's own outline: the centre lies beyond that ray, on the hidden side, by at least
+        half the class width (a car: between 0.9 m and half its diagonal, 2.3 m, with the heading).
+        The estimate is kept where it satisfies that (on a sample of rendered cars, moving it
+        further out, to the heading-averaged (L + W) / π, was no better: the heading decides) and
+        pushed out to it where it does not. The extra covariance says how loosely it is known:
+        across the line of sight, half the class width; along it, half the contact depth (the
+        lowest visible point may be a body edge at the border, not a ground contact).
         """
         cfg = self.config
         camera_xy = rig.extrinsics.origin[:2]
@@ -207,12 +208,13 @@ class GroundProjector:
         ray = ray / norm
         # Image left is base_link's +y side of the line of sight.
         outward = np.array([-ray[1], ray[0]]) if cut_left else np.array([ray[1], -ray[0]])
-        along = max(float((estimate - camera_xy) @ ray), 0.0)
-        half_extent = profile.mean_half_extent
-        position = camera_xy + along * ray + half_extent * outward
-        extra = (cfg.side_cut_sigma_across * half_extent) ** 2 * np.outer(outward, outward) + (
+        beyond = float((estimate - camera_xy) @ outward)
+        position = estimate + max(0.0, profile.width / 2.0 - beyond) * outward
+        sight = (position - camera_xy) / max(float(np.hypot(*(position - camera_xy))), 1e-9)
+        across = np.array([-sight[1], sight[0]])
+        extra = (cfg.side_cut_sigma_across * profile.width) ** 2 * np.outer(across, across) + (
             cfg.side_cut_sigma_along * profile.depth
-        ) ** 2 * np.outer(ray, ray)
+        ) ** 2 * np.outer(sight, sight)
         return position, extra, outward
 
     def _top_tan(self, rig: CameraRig, u: float, top_row: float) -> tuple[float, float] | None:

@@ -241,8 +241,8 @@ class Tracker:
 
     def _correct(self, track: Track, obs: GroundObservation) -> None:
         # A box cut by the image's side grows or shrinks as the obstacle enters or leaves the view:
-        # its position (anchored on its inner edge, loosely: see its covariance) moves with the cut
-        # as much as with the obstacle. Once the track has seen the obstacle whole for a while, such
+        # its position (loosely known: see its covariance) moves with the cut as much as with the
+        # obstacle. Once the track has seen the obstacle whole for a while, such
         # boxes correct its position only and its velocity keeps what the whole obstacle showed (a
         # parked car the rover passes otherwise acquired a velocity into the path). A track only
         # ever seen cut (a car overtaking into view) has nothing better: there they move it.

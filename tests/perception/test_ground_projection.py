@@ -174,7 +174,7 @@ CAR = (4.3, 1.8, 1.5)  # the simulator's car body; the class table's width is 1.
 
 
 @pytest.mark.parametrize("centre", [(4.0, 3.3), (3.0, -2.6), (6.0, 5.5)])
-def test_side_cut_box_is_anchored_on_its_inner_edge_and_trusted_less(centre) -> None:
+def test_side_cut_box_lies_beyond_its_inner_edge_and_is_trusted_less(centre) -> None:
     rig = _rig()
     car = PROFILES.get("car")
     box = cuboid_box(rig, centre, CAR)
@@ -191,14 +191,14 @@ def test_side_cut_box_is_anchored_on_its_inner_edge_and_trusted_less(centre) -> 
     # between half the width and half the diagonal of the body (here 0.9-2.3 m) ...
     truth_offset = (np.asarray(centre) - camera) @ normal
     assert 0.8 <= truth_offset <= 2.4
-    # ... and the estimate puts it there, at the mean over headings, (L + W) / π.
-    assert (obs.position - camera) @ normal == pytest.approx(car.mean_half_extent, abs=0.05)
-    assert car.mean_half_extent == pytest.approx((4.3 + 1.8) / np.pi)
-    # Trusted less across the edge (the heading is unknown) and along the line of sight.
-    assert np.sqrt(normal @ obs.covariance @ normal) >= 0.25 * car.mean_half_extent
-    along = np.array([-normal[1], normal[0]])
-    assert np.sqrt(along @ obs.covariance @ along) >= 0.5 * car.depth
-    # The same car whole, farther ahead: not flagged, tighter across the line of sight.
+    # ... and so does the estimate: never a body reaching across its own visible edge.
+    assert (obs.position - camera) @ normal >= car.width / 2 - 1e-9
+    # Trusted less: across and along the line of sight.
+    sight = (obs.position - camera) / np.hypot(*(obs.position - camera))
+    across = np.array([-sight[1], sight[0]])
+    assert np.sqrt(across @ obs.covariance @ across) >= 0.5 * car.width
+    assert np.sqrt(sight @ obs.covariance @ sight) >= 0.5 * car.depth
+    # The same car whole, farther ahead: not flagged, tight across the line of sight.
     whole_box = cuboid_box(rig, (centre[0] + 8.0, 0.3 * centre[1]), CAR)
     (whole,) = (
         GroundProjector(rig, PROFILES, TIGHT).project([Detection2D(whole_box, "car", 0.9)]).observations
@@ -206,7 +206,24 @@ def test_side_cut_box_is_anchored_on_its_inner_edge_and_trusted_less(centre) -> 
     assert not whole.cut_side and whole.side_normal is None
     sight = whole.position - camera
     across_whole = np.array([-sight[1], sight[0]]) / np.hypot(*sight)
-    assert np.sqrt(across_whole @ whole.covariance @ across_whole) < 0.25 * car.mean_half_extent
+    assert np.sqrt(across_whole @ whole.covariance @ across_whole) < 0.25 * car.width
+
+
+def test_side_cut_estimate_is_pushed_beyond_the_inner_edge() -> None:
+    """A car far out to the side, mostly hidden: the visible sliver's centre column would put the
+    car's body across the sliver's inner edge; the estimate is pushed out to half its width."""
+    rig = _rig()
+    camera = rig.extrinsics.origin[:2]
+    box = cuboid_box(rig, (3.0, 4.2), CAR)
+    assert box is not None and box[0] <= 0.0
+    plain = GroundProjector(rig, PROFILES, ProjectionConfig(box_pixel_offset=0.5, handle_side_cut=False))
+    (before,) = plain.project([Detection2D(box, "car", 0.9)]).observations
+    (obs,) = GroundProjector(rig, PROFILES, TIGHT).project([Detection2D(box, "car", 0.9)]).observations
+    assert (before.position - camera) @ obs.side_normal < 0.9  # the problem exists here
+    assert (obs.position - camera) @ obs.side_normal == pytest.approx(0.9)
+    assert np.hypot(*(obs.position - np.array([3.0, 4.2]))) < np.hypot(
+        *(before.position - np.array([3.0, 4.2]))
+    )
 
 
 def test_box_spanning_both_sides_is_not_side_cut() -> None:

@@ -264,10 +264,10 @@ def test_parked_car_leaving_the_view_keeps_still_and_out_of_the_path() -> None:
     assert len(cut) >= 10, "the car must be seen cut by the image's side for a while"
     for _car, track in cut:
         assert np.hypot(*track.velocity) < 0.3  # parked: ~0 over the ground
-        # Anchored on the box's inner edge (the car's own outline), it slides inwards only a
-        # little: its 1.8 m wide footprint stays 1.5 m clear of the rover's centre line (corridor
-        # half width 0.45 m). The box's centre column raced inwards to y ≈ 1.5 here.
-        assert track.position[1] - 0.9 > 1.5
+        # Loosely corrected by boxes whose centre column races inwards, it slides a little (by
+        # 0.9 m as the car leaves the view), but its 1.8 m wide footprint stays more than a metre
+        # from the rover's centre line (corridor half width 0.45 m).
+        assert track.position[1] - 0.9 > 1.0
 
 
 def test_parked_car_follows_the_cut_without_the_velocity_hold() -> None:
