@@ -172,7 +172,7 @@ class GroundProjector:
             side_normal=side_normal,
             top_tan=None if top is None else top[0],
             top_tan_sigma=0.0 if top is None else top[1],
-            camera_xyz=None if top is None else tuple(float(v) for v in rig.extrinsics.origin),
+            camera_xyz=tuple(float(v) for v in rig.extrinsics.origin),
         )
 
     def _beyond_inner_edge(

@@ -51,7 +51,7 @@ class GroundObservation:
     # rises 1.1 m above a 0.6 m camera, its feet lie 0.6 m below it).
     top_tan: float | None = None
     top_tan_sigma: float = 0.0
-    camera_xyz: tuple[float, float, float] | None = None
+    camera_xyz: tuple[float, float, float] | None = None  # the camera (line-of-sight origin)
 
     @property
     def range(self) -> float:
@@ -128,6 +128,8 @@ class ObstacleProfile:
     max_speed: float  # m/s; the tracker's gate grows with it
     safety_margin: float  # m; extra clearance the controller keeps
     length: float | None = None  # body length along its heading (m); None: the width
+    # Ground-contact extent along / across the heading while moving (m); None: ``depth`` always.
+    moving_contact: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.length is None:
@@ -141,6 +143,14 @@ class ObstacleProfile:
                 f"class profile {self.name!r}: height {self.height} outside "
                 f"[{self.min_height}, {self.max_height}]"
             )
+
+    def contact_depth(self, sight_heading_angle: float | None) -> float:
+        """Ground-contact extent along the line of sight (m) for an obstacle moving at
+        ``sight_heading_angle`` (rad) to it; None (heading unknown) → the heading-averaged depth."""
+        if sight_heading_angle is None or self.moving_contact is None:
+            return self.depth
+        along, across = self.moving_contact
+        return along * abs(np.cos(sight_heading_angle)) + across * abs(np.sin(sight_heading_angle))
 
     @property
     def mean_half_extent(self) -> float:
@@ -185,6 +195,7 @@ def load_class_profiles(path: str | Path) -> ClassProfiles:
                 width=entry.typical_width_m,
                 depth=entry.contact_depth_m or entry.typical_width_m,
                 length=entry.typical_length_m or entry.typical_width_m,
+                moving_contact=entry.moving_contact_m,
                 min_height=entry.height_range_m[0],
                 max_height=entry.height_range_m[1],
                 max_speed=entry.max_speed_mps,

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from perception.obstacle_types import GroundObservation, TrackedObstacle
+from perception.obstacle_types import GroundObservation, ObstacleProfile, TrackedObstacle
 
 _H = np.array([[1.0, 0.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0, 0.0]])
 _DIM = 5
@@ -55,6 +55,8 @@ class TrackerConfig:
     # Once a track has had this many boxes not cut by the image's side, boxes cut by it no longer
     # move its velocity (see Tracker._correct).
     whole_hits_for_velocity: int = 10
+    # Over-ground speed (m/s) from which a track's heading sets its contact depth (_contact_corrected).
+    heading_min_speed: float = 0.5
     use_top_edge: bool = True  # EKF update from the box's top edge (GroundObservation.top_tan)
     height_sigma: float = 0.25  # m; uncertainty of the first height measurement of a track
     height_drift: float = 0.05  # m/√s; random walk of the apparent height (gait, posture)
@@ -122,6 +124,10 @@ class Tracker:
     # zero-mean with sigma = top speed / 2, so a pedestrian's range jitter is not read as a
     # 1 m/s approach in its first half second.
     class_max_speed: dict[str, float] = field(default_factory=dict)
+    # Class → profile (contact depth, moving contact footprint): a moving track's heading sets
+    # how far behind its nearest ground contact its centre lies (see _contact_corrected).
+    class_profiles: dict[str, ObstacleProfile] = field(default_factory=dict)
+    _ego_known: bool = field(default=False, repr=False)  # this update had odometry
 
     # -- public API ------------------------------------------------------------------------------
 
@@ -145,6 +151,7 @@ class Tracker:
                 report.reset = f"gap of {now - self.last_time:.3f} s > max_gap {self.config.max_gap} s"
         if report.reset is not None:
             self.reset()
+        self._ego_known = ego is not None  # velocities over the ground: a moving track has a heading
         dt = 0.0 if self.last_time is None else max(now - self.last_time, 0.0)
         self.last_time = now
         self._predict(dt, ego)
@@ -247,7 +254,8 @@ class Tracker:
         # parked car the rover passes otherwise acquired a velocity into the path). A track only
         # ever seen cut (a car overtaking into view) has nothing better: there they move it.
         hold = obs.cut_side and track.whole_hits >= self.config.whole_hits_for_velocity
-        self._kalman_update(track, _H, obs.position, obs.covariance, hold_velocity=hold)
+        position = self._contact_corrected(track, obs)
+        self._kalman_update(track, _H, position, obs.covariance, hold_velocity=hold)
         track.whole_hits += 0 if obs.cut_side else 1
         if self.config.use_top_edge:
             self._correct_top_edge(track, obs)
@@ -262,6 +270,31 @@ class Tracker:
         track.misses = 0
         if track.hits >= self.config.birth_hits:
             track.confirmed = True
+
+    def _contact_corrected(self, track: Track, obs: GroundObservation) -> np.ndarray:
+        """The observed centre, corrected for the track's heading where it is moving.
+
+        The projector places the centre half the class's heading-averaged contact depth behind
+        the nearest ground contact. A track moving over the ground (odometry known) has a heading;
+        its footprint is elongated along it (a walker's feet spread along the stride, a car's
+        tyres along its wheelbase), so the extent along the line of sight is
+        along·|cos φ| + across·|sin φ|. A pedestrian crossing shows 0.24 m of feet along the line
+        of sight where the average says 0.40: it was placed 0.08 m too far (3 % at 3 m)."""
+        profile = self.class_profiles.get(obs.class_name)
+        if profile is None or profile.moving_contact is None or obs.camera_xyz is None or not self._ego_known:
+            return obs.position
+        velocity = track.state[2:4]
+        speed = float(np.hypot(*velocity))
+        if speed < self.config.heading_min_speed:
+            return obs.position
+        sight = obs.position - np.asarray(obs.camera_xyz[:2])
+        distance = float(np.hypot(*sight))
+        if distance < 1e-6:
+            return obs.position
+        sight = sight / distance
+        cos_angle = float(np.clip(sight @ velocity / speed, -1.0, 1.0))
+        depth = profile.contact_depth(float(np.arccos(cos_angle)))
+        return obs.position + sight * (depth - profile.depth) / 2.0
 
     @staticmethod
     def _kalman_update(

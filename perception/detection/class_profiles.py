@@ -43,6 +43,23 @@ class ClassProfile:
     contact_depth_m: float | None = None
     # Length of the body along its heading (a car's 4.3 m). Optional: defaults to typical_width_m.
     typical_length_m: float | None = None
+    # Ground-contact footprint while moving: extent along and across the heading (a walker's feet
+    # spread along the stride). Optional: None → contact_depth_m whatever the heading.
+    moving_contact_m: tuple[float, float] | None = None
+
+
+def _pair(value, name: str, source: str) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    try:
+        along, across = (float(v) for v in value)
+    except (TypeError, ValueError) as err:
+        raise ClassProfileError(
+            f"{source}: class {name!r} moving_contact_m must be [along, across] m"
+        ) from err
+    if not all(math.isfinite(v) and v > 0 for v in (along, across)):
+        raise ClassProfileError(f"{source}: class {name!r} moving_contact_m must be positive and finite")
+    return along, across
 
 
 def _profile(name: str, entry: dict, source: str) -> ClassProfile:
@@ -61,6 +78,7 @@ def _profile(name: str, entry: dict, source: str) -> ClassProfile:
         dynamic=bool(entry["dynamic"]),
         contact_depth_m=float(entry.get("contact_depth_m", entry["typical_width_m"])),
         typical_length_m=float(entry.get("typical_length_m", entry["typical_width_m"])),
+        moving_contact_m=_pair(entry.get("moving_contact_m"), name, source),
     )
     numbers = (
         low,
