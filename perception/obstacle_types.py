@@ -127,15 +127,11 @@ class ObstacleProfile:
     max_height: float
     max_speed: float  # m/s; the tracker's gate grows with it
     safety_margin: float  # m; extra clearance the controller keeps
-    length: float | None = None  # body length along its heading (m); None: the width
     # Ground-contact extent along / across the heading while moving (m); None: ``depth`` always.
     moving_contact: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
-        if self.length is None:
-            object.__setattr__(self, "length", self.width)
         values = (self.height, self.width, self.depth, self.min_height, self.max_height, self.max_speed)
-        values = (*values, self.length)
         if not all(np.isfinite(v) and v >= 0 for v in values) or not np.isfinite(self.safety_margin):
             raise ValueError(f"class profile {self.name!r} has a negative or non-finite value")
         if not self.min_height <= self.height <= self.max_height:
@@ -151,14 +147,6 @@ class ObstacleProfile:
             return self.depth
         along, across = self.moving_contact
         return along * abs(np.cos(sight_heading_angle)) + across * abs(np.sin(sight_heading_angle))
-
-    @property
-    def mean_half_extent(self) -> float:
-        """Half the body's extent across a line of sight, averaged over headings: (L + W) / π.
-
-        Where a box is cut by the image's side, its visible inner edge is the body's outline, and
-        the centre lies about this far beyond it (a car: 1.94 m; 1.25-2.33 m over headings)."""
-        return (float(self.length) + self.width) / np.pi
 
 
 # Used for a class the table does not know (e.g. a COCO class the profile file lacks): lenient
@@ -194,7 +182,6 @@ def load_class_profiles(path: str | Path) -> ClassProfiles:
                 height=entry.typical_height_m,
                 width=entry.typical_width_m,
                 depth=entry.contact_depth_m or entry.typical_width_m,
-                length=entry.typical_length_m or entry.typical_width_m,
                 moving_contact=entry.moving_contact_m,
                 min_height=entry.height_range_m[0],
                 max_height=entry.height_range_m[1],

@@ -44,21 +44,6 @@ def test_contact_depth_is_optional_and_checked(tmp_path: Path) -> None:
     assert 2.0 < load_class_profiles()["car"].contact_depth_m < 4.3
 
 
-def test_typical_length_is_optional_and_checked(tmp_path: Path) -> None:
-    table = tmp_path / "c.yaml"
-    entry = (
-        "{id: 0, typical_height_m: 1.0, height_range_m: [0.5, 2], typical_width_m: 0.8, "
-        "max_speed_mps: 0, safety_margin_m: 0.1, dynamic: false%s}"
-    )
-    table.write_text(f"classes:\n  a: {entry % ''}\n")
-    assert load_class_profiles(table)["a"].typical_length_m == 0.8  # falls back to the width
-    table.write_text(f"classes:\n  a: {entry % ', typical_length_m: 0'}\n")
-    with pytest.raises(ClassProfileError, match="positive"):
-        load_class_profiles(table)
-    # The shipped car's body (the simulator's 4.3 m), as the mapper's side-cut anchor uses it.
-    assert load_class_profiles()["car"].typical_length_m == pytest.approx(4.3)
-
-
 def test_moving_contact_is_optional_and_checked(tmp_path: Path) -> None:
     table = tmp_path / "c.yaml"
     entry = (
