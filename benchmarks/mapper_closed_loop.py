@@ -9,7 +9,7 @@ run is scored by the scenario's own success block. No detector, no DDS: seconds 
 mapper changes can be judged on closed-loop behaviour. The full graph is ``make demo``.
 
 Alternatives in the same run: the mapper as shipped, and with boxes cut by the image's side
-placed like whole ones (``ProjectionConfig.handle_side_cut=False``, the behaviour before).
+placed like whole ones (``ProjectionConfig.handle_side_cut=False``: the side-cut handling off).
 
     python -m benchmarks.mapper_closed_loop [--seeds 3] [--scenarios a b ...]
 
