@@ -40,8 +40,8 @@ class GroundObservation:
     score: float
     cut_bottom: bool = False  # box cut by the image's bottom edge: range from the height prior
     cut_side: bool = False  # box cut by the image's left or right side: position loosely known
-    # For a side-cut box: unit vector across its visible inner edge's ray, towards the hidden side.
-    # Only the position across that ray (the obstacle's own outline) moves with the obstacle.
+    # For a side-cut box: unit vector across its visible inner edge's ray (the obstacle's own
+    # outline), towards the hidden side; the position lies at least half the class width beyond it.
     side_normal: np.ndarray | None = None
     # Second range cue, for obstacles taller than the camera whose top edge is in the image: the
     # tangent of the elevation (base_link) of the ray through the box's top-centre, its standard

@@ -249,10 +249,10 @@ class Tracker:
     def _correct(self, track: Track, obs: GroundObservation) -> None:
         # A box cut by the image's side grows or shrinks as the obstacle enters or leaves the view:
         # its position (loosely known: see its covariance) moves with the cut as much as with the
-        # obstacle. Once the track has seen the obstacle whole for a while, such
-        # boxes correct its position only and its velocity keeps what the whole obstacle showed (a
-        # parked car the rover passes otherwise acquired a velocity into the path). A track only
-        # ever seen cut (a car overtaking into view) has nothing better: there they move it.
+        # obstacle. Once the track has seen the obstacle whole for a while, such boxes correct its
+        # position only and its velocity keeps what the whole obstacle showed (a parked car the
+        # rover passes otherwise acquired a velocity into the path). A track only ever seen cut (a
+        # car overtaking into view) has nothing better: there they move it.
         hold = obs.cut_side and track.whole_hits >= self.config.whole_hits_for_velocity
         position = self._contact_corrected(track, obs)
         self._kalman_update(track, _H, position, obs.covariance, hold_velocity=hold)
