@@ -55,6 +55,11 @@ class ProjectionConfig:
     # The top edge is a range cue (see GroundObservation.top_tan) for classes at least this much
     # taller than the camera; lower ones show the far edge of their top, which moves differently.
     top_edge_min_rise: float = 0.5  # m
+    # Boxes cut by the image's left or right side: extra position sigma across / along the line of
+    # sight, as fractions of the class's width / contact depth (_beyond_inner_edge).
+    handle_side_cut: bool = True  # False: side-cut boxes are placed like whole ones (comparisons)
+    side_cut_sigma_across: float = 0.5
+    side_cut_sigma_along: float = 0.5
 
     def __post_init__(self) -> None:
         if not self.max_range > 0 or not self.pixel_sigma >= 0 or not self.height_tolerance >= 1.0:
@@ -104,6 +109,12 @@ class GroundProjector:
         height_px = rig.intrinsics.height
         cut_bottom = y_max >= height_px - 1 - cfg.edge_margin_px
         top_cut = y_min <= cfg.edge_margin_px
+        # Cut by exactly one of the image's sides: the box's centre column is the visible part's,
+        # not the obstacle's, and its width is a lower bound (a box spanning both sides is
+        # a near obstacle filling the view: its centre column is fine).
+        cut_left = x_min <= cfg.edge_margin_px
+        cut_right = x_max >= rig.intrinsics.width - 1 - cfg.edge_margin_px
+        cut_side = cfg.handle_side_cut and cut_left != cut_right
         u_centre = 0.5 * (x_min + x_max)
         corners = np.array([[u_centre, y_max], [x_min, y_max], [x_max, y_max]])
         ground, valid = rig.pixels_to_ground(corners, max_range=1e6)
@@ -137,8 +148,18 @@ class GroundProjector:
             width = profile.width
         covariance = self._covariance(rig, u_centre, y_max, bearing, distance, cut_bottom, profile)
         position = near + bearing * (profile.depth / 2.0) if cfg.centre_from_near_face else near
+        side_normal = None
+        if cut_side:
+            width = max(width, profile.width)
+            anchored = self._beyond_inner_edge(
+                rig, position, x_max if cut_left else x_min, y_max, cut_left, profile
+            )
+            if anchored is not None:
+                position, extra, side_normal = anchored
+                covariance = covariance + extra
         top = None
-        if not (top_cut or cut_bottom) and profile.height - rig.extrinsics.origin[2] >= cfg.top_edge_min_rise:
+        rises = profile.height - rig.extrinsics.origin[2] >= cfg.top_edge_min_rise
+        if not (top_cut or cut_bottom or cut_side) and rises:
             top = self._top_tan(rig, u_centre, y_min)
         return GroundObservation(
             position=position,
@@ -147,10 +168,54 @@ class GroundProjector:
             class_name=det.class_name,
             score=float(det.score),
             cut_bottom=bool(cut_bottom),
+            cut_side=bool(cut_side),
+            side_normal=side_normal,
             top_tan=None if top is None else top[0],
             top_tan_sigma=0.0 if top is None else top[1],
-            camera_xyz=None if top is None else tuple(float(v) for v in rig.extrinsics.origin),
+            camera_xyz=tuple(float(v) for v in rig.extrinsics.origin),
         )
+
+    def _beyond_inner_edge(
+        self,
+        rig: CameraRig,
+        estimate: np.ndarray,
+        u_inner: float,
+        bottom_row: float,
+        cut_left: bool,
+        profile: ObstacleProfile,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Position, extra covariance and hidden-side normal of a box cut by the image's side.
+
+        Its centre column is the visible part's, not the obstacle's. Its inner edge is the
+        obstacle's own outline: the centre lies beyond that ray, on the hidden side, by at least
+        half the class width (a car: between 0.9 m and half its diagonal, 2.3 m, with the heading).
+        The estimate is kept where it satisfies that (on a sample of rendered cars, moving it
+        further out, to the heading-averaged (L + W) / π, was no better: the heading decides) and
+        pushed out to it where it does not. The extra covariance says how loosely it is known:
+        across the line of sight, half the class width; along it, half the contact depth (the
+        lowest visible point may be a body edge at the border, not a ground contact).
+        """
+        cfg = self.config
+        camera_xy = rig.extrinsics.origin[:2]
+        ground, valid = rig.pixels_to_ground(np.array([[u_inner, bottom_row]]), max_range=1e6)
+        if valid[0]:
+            ray = ground[0, :2] - camera_xy
+        else:
+            ray = rig.pixel_rays_in_base(np.array([[u_inner, bottom_row]]))[0, :2]
+        norm = float(np.hypot(*ray))
+        if not (np.isfinite(norm) and norm > 1e-9):
+            return None
+        ray = ray / norm
+        # Image left is base_link's +y side of the line of sight.
+        outward = np.array([-ray[1], ray[0]]) if cut_left else np.array([ray[1], -ray[0]])
+        beyond = float((estimate - camera_xy) @ outward)
+        position = estimate + max(0.0, profile.width / 2.0 - beyond) * outward
+        sight = (position - camera_xy) / max(float(np.hypot(*(position - camera_xy))), 1e-9)
+        across = np.array([-sight[1], sight[0]])
+        extra = (cfg.side_cut_sigma_across * profile.width) ** 2 * np.outer(across, across) + (
+            cfg.side_cut_sigma_along * profile.depth
+        ) ** 2 * np.outer(sight, sight)
+        return position, extra, outward
 
     def _top_tan(self, rig: CameraRig, u: float, top_row: float) -> tuple[float, float] | None:
         """Tangent of the elevation of the ray through (u, top_row) and its sigma (pixel and pitch

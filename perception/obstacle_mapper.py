@@ -84,6 +84,7 @@ class ObstacleMapperCore:
         self.tracker = Tracker(
             tracker or TrackerConfig(),
             class_max_speed={name: p.max_speed for name, p in profiles.profiles.items()},
+            class_profiles=dict(profiles.profiles),
         )
         self.grid = RollingGrid(grid or GridConfig())
         self.projector: GroundProjector | None = None

@@ -39,6 +39,10 @@ class GroundObservation:
     class_name: str
     score: float
     cut_bottom: bool = False  # box cut by the image's bottom edge: range from the height prior
+    cut_side: bool = False  # box cut by the image's left or right side: position loosely known
+    # For a side-cut box: unit vector across its visible inner edge's ray (the obstacle's own
+    # outline), towards the hidden side; the position lies at least half the class width beyond it.
+    side_normal: np.ndarray | None = None
     # Second range cue, for obstacles taller than the camera whose top edge is in the image: the
     # tangent of the elevation (base_link) of the ray through the box's top-centre, its standard
     # deviation, and the ray's origin (the camera). An obstacle of height h at horizontal distance
@@ -47,7 +51,7 @@ class GroundObservation:
     # rises 1.1 m above a 0.6 m camera, its feet lie 0.6 m below it).
     top_tan: float | None = None
     top_tan_sigma: float = 0.0
-    camera_xyz: tuple[float, float, float] | None = None
+    camera_xyz: tuple[float, float, float] | None = None  # the camera (line-of-sight origin)
 
     @property
     def range(self) -> float:
@@ -123,6 +127,8 @@ class ObstacleProfile:
     max_height: float
     max_speed: float  # m/s; the tracker's gate grows with it
     safety_margin: float  # m; extra clearance the controller keeps
+    # Ground-contact extent along / across the heading while moving (m); None: ``depth`` always.
+    moving_contact: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         values = (self.height, self.width, self.depth, self.min_height, self.max_height, self.max_speed)
@@ -133,6 +139,14 @@ class ObstacleProfile:
                 f"class profile {self.name!r}: height {self.height} outside "
                 f"[{self.min_height}, {self.max_height}]"
             )
+
+    def contact_depth(self, sight_heading_angle: float | None) -> float:
+        """Ground-contact extent along the line of sight (m) for an obstacle moving at
+        ``sight_heading_angle`` (rad) to it; None (heading unknown) → the heading-averaged depth."""
+        if sight_heading_angle is None or self.moving_contact is None:
+            return self.depth
+        along, across = self.moving_contact
+        return along * abs(np.cos(sight_heading_angle)) + across * abs(np.sin(sight_heading_angle))
 
 
 # Used for a class the table does not know (e.g. a COCO class the profile file lacks): lenient
@@ -168,6 +182,7 @@ def load_class_profiles(path: str | Path) -> ClassProfiles:
                 height=entry.typical_height_m,
                 width=entry.typical_width_m,
                 depth=entry.contact_depth_m or entry.typical_width_m,
+                moving_contact=entry.moving_contact_m,
                 min_height=entry.height_range_m[0],
                 max_height=entry.height_range_m[1],
                 max_speed=entry.max_speed_mps,

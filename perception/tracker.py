@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from perception.obstacle_types import GroundObservation, TrackedObstacle
+from perception.obstacle_types import GroundObservation, ObstacleProfile, TrackedObstacle
 
 _H = np.array([[1.0, 0.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0, 0.0]])
 _DIM = 5
@@ -52,6 +52,11 @@ class TrackerConfig:
     max_gap: float = 2.0  # s; a longer silence resets the tracker
     backwards_tolerance: float = 1e-3  # s; "now" earlier than this before the last update → reset
     size_smoothing: float = 0.3  # EMA weight of a new size / score measurement
+    # Once a track has had this many boxes not cut by the image's side, boxes cut by it no longer
+    # move its velocity (see Tracker._correct).
+    whole_hits_for_velocity: int = 10
+    # Over-ground speed (m/s) from which a track's heading sets its contact depth (_contact_corrected).
+    heading_min_speed: float = 0.5
     use_top_edge: bool = True  # EKF update from the box's top edge (GroundObservation.top_tan)
     height_sigma: float = 0.25  # m; uncertainty of the first height measurement of a track
     height_drift: float = 0.05  # m/√s; random walk of the apparent height (gait, posture)
@@ -95,6 +100,7 @@ class Track:
     hits: int = 1
     misses: int = 0
     confirmed: bool = False
+    whole_hits: int = 0  # observations of boxes not cut by the image's left / right side
 
 
 @dataclass
@@ -118,6 +124,10 @@ class Tracker:
     # zero-mean with sigma = top speed / 2, so a pedestrian's range jitter is not read as a
     # 1 m/s approach in its first half second.
     class_max_speed: dict[str, float] = field(default_factory=dict)
+    # Class → profile (contact depth, moving contact footprint): a moving track's heading sets
+    # how far behind its nearest ground contact its centre lies (see _contact_corrected).
+    class_profiles: dict[str, ObstacleProfile] = field(default_factory=dict)
+    _ego_known: bool = field(default=False, repr=False)  # this update had odometry
 
     # -- public API ------------------------------------------------------------------------------
 
@@ -141,6 +151,7 @@ class Tracker:
                 report.reset = f"gap of {now - self.last_time:.3f} s > max_gap {self.config.max_gap} s"
         if report.reset is not None:
             self.reset()
+        self._ego_known = ego is not None  # velocities over the ground: a moving track has a heading
         dt = 0.0 if self.last_time is None else max(now - self.last_time, 0.0)
         self.last_time = now
         self._predict(dt, ego)
@@ -236,24 +247,69 @@ class Tracker:
         return bool((along / along_gate) ** 2 + (across / gate) ** 2 <= 1.0)
 
     def _correct(self, track: Track, obs: GroundObservation) -> None:
-        S = _H @ track.covariance @ _H.T + obs.covariance
-        K = track.covariance @ _H.T @ np.linalg.inv(S)
-        track.state = track.state + K @ (obs.position - _H @ track.state)
-        # Joseph form: stays symmetric positive definite whatever the rounding.
-        I_KH = np.eye(_DIM) - K @ _H
-        track.covariance = I_KH @ track.covariance @ I_KH.T + K @ obs.covariance @ K.T
+        # A box cut by the image's side grows or shrinks as the obstacle enters or leaves the view:
+        # its position (loosely known: see its covariance) moves with the cut as much as with the
+        # obstacle. Once the track has seen the obstacle whole for a while, such boxes correct its
+        # position only and its velocity keeps what the whole obstacle showed (a parked car the
+        # rover passes otherwise acquired a velocity into the path). A track only ever seen cut (a
+        # car overtaking into view) has nothing better: there they move it.
+        hold = obs.cut_side and track.whole_hits >= self.config.whole_hits_for_velocity
+        position = self._contact_corrected(track, obs)
+        self._kalman_update(track, _H, position, obs.covariance, hold_velocity=hold)
+        track.whole_hits += 0 if obs.cut_side else 1
         if self.config.use_top_edge:
             self._correct_top_edge(track, obs)
         speed = float(np.hypot(*track.state[2:4]))
         if speed > self.config.max_speed:
             track.state[2:4] *= self.config.max_speed / speed
         alpha = self.config.size_smoothing
-        track.size = (1 - alpha) * track.size + alpha * np.asarray(obs.size)
+        if not obs.cut_side:  # a side-cut box shows part of the obstacle: its size is a lower bound
+            track.size = (1 - alpha) * track.size + alpha * np.asarray(obs.size)
         track.score = (1 - alpha) * track.score + alpha * obs.score
         track.hits += 1
         track.misses = 0
         if track.hits >= self.config.birth_hits:
             track.confirmed = True
+
+    def _contact_corrected(self, track: Track, obs: GroundObservation) -> np.ndarray:
+        """The observed centre, corrected for the track's heading where it is moving.
+
+        The projector places the centre half the class's heading-averaged contact depth behind
+        the nearest ground contact. A track moving over the ground (odometry known) has a heading;
+        its footprint is elongated along it (a walker's feet spread along the stride, a car's
+        tyres along its wheelbase), so the extent along the line of sight is
+        along·|cos φ| + across·|sin φ|. A pedestrian crossing shows ~0.20 m of feet along the line
+        of sight where the average says 0.40: it was placed 0.1 m too far (3 % at 3 m)."""
+        profile = self.class_profiles.get(obs.class_name)
+        if profile is None or profile.moving_contact is None or obs.camera_xyz is None or not self._ego_known:
+            return obs.position
+        velocity = track.state[2:4]
+        speed = float(np.hypot(*velocity))
+        if speed < self.config.heading_min_speed:
+            return obs.position
+        sight = obs.position - np.asarray(obs.camera_xyz[:2])
+        distance = float(np.hypot(*sight))
+        if distance < 1e-6:
+            return obs.position
+        sight = sight / distance
+        cos_angle = float(np.clip(sight @ velocity / speed, -1.0, 1.0))
+        depth = profile.contact_depth(float(np.arccos(cos_angle)))
+        return obs.position + sight * (depth - profile.depth) / 2.0
+
+    @staticmethod
+    def _kalman_update(
+        track: Track, H: np.ndarray, z: np.ndarray, R: np.ndarray, hold_velocity: bool
+    ) -> None:
+        """Linear update of ``track`` with z = H x + noise(R); ``hold_velocity`` leaves the velocity
+        out of it (any gain keeps the Joseph form valid)."""
+        S = H @ track.covariance @ H.T + R
+        K = track.covariance @ H.T @ np.linalg.inv(S)
+        if hold_velocity:
+            K[2:4, :] = 0.0
+        track.state = track.state + K @ (z - H @ track.state)
+        # Joseph form: stays symmetric positive definite whatever the rounding.
+        I_KH = np.eye(_DIM) - K @ H
+        track.covariance = I_KH @ track.covariance @ I_KH.T + K @ R @ K.T
 
     def _correct_top_edge(self, track: Track, obs: GroundObservation) -> None:
         """Extended-Kalman update from the top edge: tan(elevation) = (h - camera_z) / d(x, y)."""
@@ -307,6 +363,7 @@ class Tracker:
             score=float(obs.score),
             born=now,
             confirmed=self.config.birth_hits <= 1,
+            whole_hits=0 if obs.cut_side else 1,
         )
         self.next_id += 1
         return track

@@ -41,6 +41,23 @@ class ClassProfile:
     # Extent along the line of sight of where the object touches the ground (its near ground
     # contact is half of it in front of its centre). Optional: defaults to typical_width_m.
     contact_depth_m: float | None = None
+    # Ground-contact footprint while moving: extent along and across the heading (a walker's feet
+    # spread along the stride). Optional: None → contact_depth_m whatever the heading.
+    moving_contact_m: tuple[float, float] | None = None
+
+
+def _pair(value, name: str, source: str) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    try:
+        along, across = (float(v) for v in value)
+    except (TypeError, ValueError) as err:
+        raise ClassProfileError(
+            f"{source}: class {name!r} moving_contact_m must be [along, across] m"
+        ) from err
+    if not all(math.isfinite(v) and v > 0 for v in (along, across)):
+        raise ClassProfileError(f"{source}: class {name!r} moving_contact_m must be positive and finite")
+    return along, across
 
 
 def _profile(name: str, entry: dict, source: str) -> ClassProfile:
@@ -58,6 +75,7 @@ def _profile(name: str, entry: dict, source: str) -> ClassProfile:
         safety_margin_m=float(entry["safety_margin_m"]),
         dynamic=bool(entry["dynamic"]),
         contact_depth_m=float(entry.get("contact_depth_m", entry["typical_width_m"])),
+        moving_contact_m=_pair(entry.get("moving_contact_m"), name, source),
     )
     numbers = (low, high, profile.typical_height_m, profile.typical_width_m, profile.contact_depth_m)
     if not all(math.isfinite(v) and v > 0 for v in numbers):

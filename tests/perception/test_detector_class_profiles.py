@@ -42,3 +42,19 @@ def test_contact_depth_is_optional_and_checked(tmp_path: Path) -> None:
         load_class_profiles(table)
     # The shipped car is placed by its tyres, not its 4.3 m body.
     assert 2.0 < load_class_profiles()["car"].contact_depth_m < 4.3
+
+
+def test_moving_contact_is_optional_and_checked(tmp_path: Path) -> None:
+    table = tmp_path / "c.yaml"
+    entry = (
+        "{id: 0, typical_height_m: 1.0, height_range_m: [0.5, 2], typical_width_m: 0.8, "
+        "max_speed_mps: 0, safety_margin_m: 0.1, dynamic: false%s}"
+    )
+    table.write_text(f"classes:\n  a: {entry % ''}\n")
+    assert load_class_profiles(table)["a"].moving_contact_m is None
+    table.write_text(f"classes:\n  a: {entry % ', moving_contact_m: [0.6, 0.2]'}\n")
+    assert load_class_profiles(table)["a"].moving_contact_m == (0.6, 0.2)
+    for bad in ("0.6", "[0.6]", "[0.6, -1]"):
+        table.write_text(f"classes:\n  a: {entry % (', moving_contact_m: ' + bad)}\n")
+        with pytest.raises(ClassProfileError, match="moving_contact_m"):
+            load_class_profiles(table)

@@ -166,3 +166,69 @@ def test_top_edge_cue_only_for_obstacles_taller_than_the_camera() -> None:
     assert cone.top_tan is None
     (close,) = _project(rig, (1.2, 0.0)).observations  # head above the image: top edge cut
     assert close.top_tan is None
+
+
+# -- boxes cut by the image's left / right side ----------------------------------------------------
+
+CAR = (4.3, 1.8, 1.5)  # the simulator's car body; the class table's width is 1.8 m
+
+
+@pytest.mark.parametrize("centre", [(4.0, 3.3), (3.0, -2.6), (6.0, 5.5)])
+def test_side_cut_box_lies_beyond_its_inner_edge_and_is_trusted_less(centre) -> None:
+    rig = _rig()
+    car = PROFILES.get("car")
+    box = cuboid_box(rig, centre, CAR)
+    assert box is not None
+    assert box[0] <= 0.0 or box[2] >= rig.intrinsics.width  # the scene really is cut at one side
+    (obs,) = GroundProjector(rig, PROFILES, TIGHT).project([Detection2D(box, "car", 0.9)]).observations
+    assert obs.cut_side and not obs.cut_bottom
+    assert obs.top_tan is None  # the box's centre column is not the car's: no top-edge cue
+    assert obs.size[1] >= car.width  # the visible part is a lower bound
+    camera = rig.extrinsics.origin[:2]
+    normal = obs.side_normal
+    assert normal is not None and np.hypot(*normal) == pytest.approx(1.0)
+    # The normal points to the hidden side: the true centre lies beyond the inner edge's ray, by
+    # between half the width and half the diagonal of the body (here 0.9-2.3 m) ...
+    truth_offset = (np.asarray(centre) - camera) @ normal
+    assert 0.8 <= truth_offset <= 2.4
+    # ... and so does the estimate: never a body reaching across its own visible edge.
+    assert (obs.position - camera) @ normal >= car.width / 2 - 1e-9
+    # Trusted less: across and along the line of sight.
+    sight = (obs.position - camera) / np.hypot(*(obs.position - camera))
+    across = np.array([-sight[1], sight[0]])
+    assert np.sqrt(across @ obs.covariance @ across) >= 0.5 * car.width
+    assert np.sqrt(sight @ obs.covariance @ sight) >= 0.5 * car.depth
+    # The same car whole, farther ahead: not flagged, tight across the line of sight.
+    whole_box = cuboid_box(rig, (centre[0] + 8.0, 0.3 * centre[1]), CAR)
+    (whole,) = (
+        GroundProjector(rig, PROFILES, TIGHT).project([Detection2D(whole_box, "car", 0.9)]).observations
+    )
+    assert not whole.cut_side and whole.side_normal is None
+    sight = whole.position - camera
+    across_whole = np.array([-sight[1], sight[0]]) / np.hypot(*sight)
+    assert np.sqrt(across_whole @ whole.covariance @ across_whole) < 0.25 * car.width
+
+
+def test_side_cut_estimate_is_pushed_beyond_the_inner_edge() -> None:
+    """A car far out to the side, mostly hidden: the visible sliver's centre column would put the
+    car's body across the sliver's inner edge; the estimate is pushed out to half its width."""
+    rig = _rig()
+    camera = rig.extrinsics.origin[:2]
+    box = cuboid_box(rig, (3.0, 4.2), CAR)
+    assert box is not None and box[0] <= 0.0
+    plain = GroundProjector(rig, PROFILES, ProjectionConfig(box_pixel_offset=0.5, handle_side_cut=False))
+    (before,) = plain.project([Detection2D(box, "car", 0.9)]).observations
+    (obs,) = GroundProjector(rig, PROFILES, TIGHT).project([Detection2D(box, "car", 0.9)]).observations
+    assert (before.position - camera) @ obs.side_normal < 0.9  # the problem exists here
+    assert (obs.position - camera) @ obs.side_normal == pytest.approx(0.9)
+    assert np.hypot(*(obs.position - np.array([3.0, 4.2]))) < np.hypot(
+        *(before.position - np.array([3.0, 4.2]))
+    )
+
+
+def test_box_spanning_both_sides_is_not_side_cut() -> None:
+    rig = _rig()
+    box = cuboid_box(rig, (2.2, 0.0), (0.8, 6.0, 0.9))  # a wide barrier filling the view
+    assert box is not None and box[0] <= 0.0 and box[2] >= rig.intrinsics.width
+    (obs,) = GroundProjector(rig, PROFILES, TIGHT).project([Detection2D(box, "box", 0.9)]).observations
+    assert not obs.cut_side

@@ -221,3 +221,100 @@ def test_hard_gate_is_longer_along_the_line_of_sight_at_long_range() -> None:
     beside = GroundObservation(np.array([26.0, 5.0]), far.covariance, far.size, "box", 0.9)
     tracker.update([beside], 2 * DT)
     assert track.track_id not in [t.track_id for t in tracker.confirmed() if t.misses == 0]
+
+
+# -- a parked car the rover drives past: whole, then cut by the image's side -------------------------
+
+
+def _drive_past_parked_car(whole_hits_for_velocity: int) -> list:
+    """The rover drives at 2 m/s (odometry) past a car parked 3.3 m to the left, 15 m ahead; boxes
+    rendered from the car's cuboid through the camera model, through the real projector."""
+    from calibration.calibration_io import load_camera_info, load_extrinsics
+    from calibration.camera_model import CameraRig
+    from perception.ground_projection import GroundProjector, ProjectionConfig
+    from perception.obstacle_types import Detection2D, load_class_profiles
+    from perception.synthetic_boxes import cuboid_box
+    from tests.conftest import REPO_ROOT
+
+    rig = CameraRig(
+        load_camera_info(str(REPO_ROOT / "config" / "camera_info.yaml")),
+        load_extrinsics(str(REPO_ROOT / "config" / "extrinsics.yaml")),
+    )
+    profiles = load_class_profiles(REPO_ROOT / "config" / "classes.yaml")
+    projector = GroundProjector(rig, profiles, ProjectionConfig(box_pixel_offset=0.5))
+    tracker = Tracker(TrackerConfig(birth_hits=3, whole_hits_for_velocity=whole_hits_for_velocity))
+    speed, dt = 2.0, 0.05
+    history = []
+    for frame in range(200):
+        t = frame * dt
+        car = (15.0 - speed * t, 3.3)  # in base_link
+        box = cuboid_box(rig, car, (4.3, 1.8, 1.5))
+        if box is None:
+            break
+        observations = projector.project([Detection2D(box, "car", 0.9)]).observations
+        tracker.update(observations, t, EgoMotion(speed, 0.0) if frame else None)
+        for track in tracker.confirmed():
+            history.append((car, observations[0].cut_side if observations else None, track))
+    return history
+
+
+def test_parked_car_leaving_the_view_keeps_still_and_out_of_the_path() -> None:
+    history = _drive_past_parked_car(whole_hits_for_velocity=10)
+    cut = [(car, track) for car, cut_side, track in history if cut_side]
+    assert len(cut) >= 10, "the car must be seen cut by the image's side for a while"
+    for _car, track in cut:
+        assert np.hypot(*track.velocity) < 0.3  # parked: ~0 over the ground
+        # Loosely corrected by boxes whose centre column races inwards, it slides a little (by
+        # 0.9 m as the car leaves the view), but its 1.8 m wide footprint stays more than a metre
+        # from the rover's centre line (corridor half width 0.45 m).
+        assert track.position[1] - 0.9 > 1.0
+
+
+def test_parked_car_follows_the_cut_without_the_velocity_hold() -> None:
+    """The same drive with side-cut boxes allowed to move the velocity (the behaviour before):
+    the car acquires a velocity towards the path — what made the rover brake beside it."""
+    history = _drive_past_parked_car(whole_hits_for_velocity=10_000)
+    worst = max(np.hypot(*track.velocity) for _, cut_side, track in history if cut_side)
+    assert worst > 0.3
+
+
+# -- a moving track's heading sets its contact depth ---------------------------------------------
+
+
+def _crossing_walker_track(with_profiles: bool, ego: bool) -> np.ndarray:
+    """A walker crossing 4 m ahead at 1.4 m/s, observed as the projector places it: half the
+    heading-averaged contact depth (0.40 m) behind its nearest ground contact — but crossing, its
+    feet span only ~0.20 m along the line of sight, so each observation lies 0.1 m too far."""
+    from perception.obstacle_types import load_class_profiles
+    from tests.conftest import REPO_ROOT
+
+    profiles = load_class_profiles(REPO_ROOT / "config" / "classes.yaml")
+    person = profiles.get("person")
+    bias = (person.depth - person.contact_depth(np.pi / 2)) / 2.0
+    assert bias == pytest.approx(0.10, abs=0.005)
+    tracker = Tracker(
+        TrackerConfig(birth_hits=3), class_profiles=dict(profiles.profiles) if with_profiles else {}
+    )
+    camera = np.array([0.2, 0.0])
+    velocity = np.array([0.0, -1.4])
+    for frame in range(45):
+        t = frame * DT
+        truth = np.array([4.0, 1.5]) + velocity * t
+        sight = (truth - camera) / np.hypot(*(truth - camera))
+        observed = truth + bias * sight
+        obs = GroundObservation(
+            observed, np.eye(2) * 0.05**2, (0.4, 0.5, 1.7), "person", 0.9, camera_xyz=(0.2, 0.0, 0.6)
+        )
+        tracker.update([obs], t, EgoMotion(0.0, 0.0) if ego else None)
+    (track,) = tracker.confirmed()
+    return (track.position - truth) @ sight
+
+
+def test_moving_walker_is_placed_by_its_heading_contact_depth() -> None:
+    assert (
+        abs(_crossing_walker_track(with_profiles=True, ego=True)) < 0.03
+    )  # (the first frames: no heading yet)
+    # Without the class table's moving footprint, or without odometry (velocity relative to the
+    # rover, so no heading over the ground), the heading-averaged depth stays: 0.1 m too far.
+    assert _crossing_walker_track(with_profiles=False, ego=True) == pytest.approx(0.10, abs=0.02)
+    assert _crossing_walker_track(with_profiles=True, ego=False) == pytest.approx(0.10, abs=0.02)
