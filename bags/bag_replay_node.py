@@ -112,14 +112,19 @@ class BagReplayNode(Node):
         )
         clock_period = 1.0 / self.params["clock_hz"]
         next_clock = time.monotonic()
+        last_clock_ns = -1
         for message in self._messages():
             if clock.skips(message.stamp_ns):
                 continue
             deadline = clock.wall_deadline(message.stamp_ns)
             while True:
                 now = time.monotonic()
-                if self.clock_pub is not None and now >= next_clock:
-                    self.clock_pub.publish(Clock(clock=sec_to_stamp(clock.bag_time_ns(now) / 1e9)))
+                # The clock also ticks right before a message newer than its last tick: between
+                # ticks a receiver would see messages stamped up to one clock period in its future.
+                due = now >= next_clock or (now >= deadline and message.stamp_ns > last_clock_ns)
+                if self.clock_pub is not None and due:
+                    last_clock_ns = clock.bag_time_ns(now)
+                    self.clock_pub.publish(Clock(clock=sec_to_stamp(last_clock_ns / 1e9)))
                     next_clock = now + clock_period
                 if now >= deadline:
                     break
