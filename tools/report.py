@@ -128,9 +128,18 @@ def load_run(bag: Path, max_frames: int = 400, frame_stride: int = 3, grid_strid
 
 def summarize(series: RunSeries, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
     states = [s.get("state", "") for s in series.status]
-    first_brake = next((s["t"] for s in series.status if s.get("state") in BRAKING_STATES), None)
+    # The rover brakes while it waits for its inputs at start-up; the first brake that counts comes
+    # after it first drove.
+    first_drive = next((i for i, s in enumerate(series.status) if s.get("state") == "drive"), None)
+    first_brake = (
+        None
+        if first_drive is None
+        else next((s["t"] for s in series.status[first_drive:] if s.get("state") in BRAKING_STATES), None)
+    )
     latencies = np.array([c[3] for c in series.cmd if c[3] is not None and c[3] >= 0])
-    if latencies.size == 0:  # unstamped Twist: use the controller's own measured input latency
+    latency_source = "/cmd_vel stamp → bag time"
+    if latencies.size == 0:
+        latency_source = "controller input age (its clock; sim time moves in whole frame steps)"  # unstamped Twist: use the controller's own measured input latency
         # The controller reports its cap (max_latency, 0.5 s) until the first obstacles arrive:
         # that is "no input yet", not a latency, so it is left out.
         latencies = np.array(
@@ -150,6 +159,7 @@ def summarize(series: RunSeries, metrics: dict[str, Any] | None = None) -> dict[
         "latency_p99_ms": None
         if latencies.size == 0
         else round(float(np.percentile(latencies, 99)) * 1e3, 1),
+        "latency_source": latency_source,
         "states_seen": sorted(set(states)),
     }
     if metrics:

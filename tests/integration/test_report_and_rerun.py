@@ -119,3 +119,13 @@ def test_rerun_recording_has_every_entity_and_one_image_per_frame(run_bag: Path,
     for entity in ("/plots/speed", "/plots/brake", "/plots/ttc", "/plots/latency", "/plots/steering",
                    "/world/odom/rover_path"):  # fmt: skip
         assert rows.get(entity, 0) > 0, (entity, sorted(rows))
+
+
+def test_first_brake_counts_from_the_first_drive_not_the_start_up_stop() -> None:
+    from tools.report import RunSeries, summarize
+
+    states = ["stop", "stop", "drive", "drive", "warn", "partial", "full"]
+    series = RunSeries(status=[{"t": 0.5 * i, "state": s} for i, s in enumerate(states)])
+    assert summarize(series)["time_to_first_brake_s"] == 2.5
+    never_drove = RunSeries(status=[{"t": 0.5 * i, "state": "stop"} for i in range(4)])
+    assert summarize(never_drove)["time_to_first_brake_s"] is None
