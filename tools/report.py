@@ -138,8 +138,8 @@ def summarize(series: RunSeries, metrics: dict[str, Any] | None = None) -> dict[
     )
     latencies = np.array([c[3] for c in series.cmd if c[3] is not None and c[3] >= 0])
     latency_source = "/cmd_vel stamp → bag time"
-    if latencies.size == 0:
-        latency_source = "controller input age (its clock; sim time moves in whole frame steps)"  # unstamped Twist: use the controller's own measured input latency
+    if latencies.size == 0:  # unstamped Twist: use the controller's own measured input latency
+        latency_source = "controller input age (its clock; sim time moves in whole frame steps)"
         # The controller reports its cap (max_latency, 0.5 s) until the first obstacles arrive:
         # that is "no input yet", not a latency, so it is left out.
         latencies = np.array(
