@@ -17,13 +17,13 @@ import argparse
 import json
 import os
 import platform
-import signal
 import subprocess
 import tempfile
 from pathlib import Path
 
 from tqdm import tqdm
 
+from common.processes import stop_process_group
 from simulation.scenarios import scenario_names
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -34,16 +34,6 @@ EXE = Path(os.environ.get("VIRTUAL_ENV", REPO_ROOT / ".venv")) / "lib" / "edge_r
 def _start(args: list[str], log: Path) -> subprocess.Popen:
     handle = log.open("w")
     return subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
 
 
 def run_one(name: str, rtf: float, work: Path, timeout_s: float) -> dict:
@@ -69,8 +59,8 @@ def run_one(name: str, rtf: float, work: Path, timeout_s: float) -> dict:
     except subprocess.TimeoutExpired:
         pass
     finally:
-        _stop(controller)
-        _stop(sim)
+        stop_process_group(controller)
+        stop_process_group(sim)
     if not metrics.is_file():
         return {"scenario": name, "success": False, "reasons": ["no metrics written (see logs)"]}
     data = json.loads(metrics.read_text())

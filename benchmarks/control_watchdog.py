@@ -17,12 +17,13 @@ import argparse
 import json
 import os
 import platform
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
+
+from common.processes import stop_process_group
 
 RESULTS = Path(__file__).resolve().parent / "results" / "control_watchdog.json"
 
@@ -118,11 +119,7 @@ def run(trials: int) -> dict:
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_process_group(proc)
     over = np.array([r["age_at_trip_minus_threshold_ms"] for r in rows])
     wall = np.array([r["last_publish_to_brake_cmd_ms"] for r in rows])
     return {

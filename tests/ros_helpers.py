@@ -6,7 +6,6 @@ Use SingleThreadedExecutor: the MultiThreadedExecutor of the PyPI wheels loses m
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from common.processes import stop_process_group
 
 
 @pytest.fixture
@@ -52,13 +53,7 @@ def running_process(args: list[str], env: dict[str, str] | None = None) -> Itera
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+        stop_process_group(proc)
 
 
 @contextmanager

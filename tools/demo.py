@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from tqdm import tqdm
 
 from bags.reader import BagError, bag_info
 from common.graph import RECORDED_TOPICS
+from common.processes import stop_process_group
 from common.ros_domain import claim_domain_id
 from tools.report import make_report, print_summary
 
@@ -38,16 +38,6 @@ DEFAULT_SCENARIO = "pedestrian_crossing"
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     handle = log.open("w")
     return subprocess.Popen(args, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(proc: subprocess.Popen, timeout_s: float = 15.0) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
 
 
 def run_graph(
@@ -73,9 +63,9 @@ def run_graph(
             bar.update(min(round(time.monotonic() - start), bar.total) - bar.n)
         bar.close()
     finally:
-        _stop(launch)
+        stop_process_group(launch, grace_s=15.0)
         time.sleep(0.5)
-        _stop(recorder)
+        stop_process_group(recorder, grace_s=15.0)
     return launch.returncode
 
 

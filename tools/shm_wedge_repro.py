@@ -37,6 +37,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from common.processes import stop_process_group
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ROLES = ("camera", "detector", "viewer")
 ACK_BURST = int(os.environ.get("WEDGE_ACK_BURST", "1"))
@@ -200,16 +202,6 @@ def _wait_growth(status: Path, index: int, timeout_s: float, minimum: int = 5) -
     return None
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-
-
 def _fastdds_version() -> str:
     import rclpy
 
@@ -271,7 +263,7 @@ def run(
                 break
     finally:
         for proc in (detector, viewer, camera):
-            _stop(proc)
+            stop_process_group(proc)
         for name in _shm_segments() - before:
             Path("/dev/shm", name).unlink(missing_ok=True)
     wedged = sum(r["wedged"] for r in results)
