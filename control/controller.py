@@ -298,7 +298,11 @@ def arc_clearance(
         clearance = np.minimum(clearance, grid.clearance_at(flat).reshape(points.shape[:2]))
     if obstacles:
         centres = np.array([[ob.x, ob.y] for ob in obstacles])
-        radii = np.array([ob.radius for ob in obstacles])
+        # People and cyclists move unpredictably: arcs keep vulnerable_margin more room from them.
+        protected = params.protected_classes
+        radii = np.array(
+            [ob.radius + (params.vulnerable_margin if ob.label in protected else 0.0) for ob in obstacles]
+        )
         dist = np.linalg.norm(points[:, :, None, :] - centres[None, None], axis=-1) - radii
         clearance = np.minimum(clearance, dist.min(axis=-1))
     return clearance
@@ -386,8 +390,7 @@ def choose_arc(
         - params.weight_lateral * lateral
     )
     # People (and whatever else is listed) are not slalom poles: blocking the desired path they stop us.
-    protected = set(filter(None, (c.strip() for c in params.brake_for_classes.split(","))))
-    vulnerable = tuple(ob for ob in inputs.obstacles if ob.label in protected)
+    vulnerable = tuple(ob for ob in inputs.obstacles if ob.label in params.protected_classes)
     if vulnerable:
         desired_curvature = np.array([steering_to_curvature(desired_steering, params.wheelbase)])
         blocked = free_length(

@@ -62,6 +62,7 @@ class ControllerParams:
     max_heading_change: float = 0.6
     weight_lateral: float = 0.5
     brake_for_classes: str = "person,bicycle"
+    vulnerable_margin: float = 0.35
     # Watchdog.
     frame_period: float = 1.0 / 30.0
     stale_periods: float = 3.0
@@ -74,6 +75,11 @@ class ControllerParams:
     def half_corridor(self) -> float:
         """Lateral half-width of the corridor the rover sweeps (body + margin)."""
         return 0.5 * self.rover_width + self.corridor_margin
+
+    @property
+    def protected_classes(self) -> frozenset[str]:
+        """brake_for_classes as a set: people and cyclists, never slalom poles."""
+        return frozenset(filter(None, (c.strip() for c in self.brake_for_classes.split(","))))
 
     @property
     def stale_after(self) -> float:
@@ -241,6 +247,14 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         "brake_for_classes",
         _D.brake_for_classes,
         "comma-separated classes never steered around: blocking the desired path they mean stop",
+    ),
+    ParamSpec(
+        "vulnerable_margin",
+        _D.vulnerable_margin,
+        "extra lateral clearance (m) kept from brake_for_classes obstacles, on top of corridor_margin: "
+        "the rover never passes a person closer than the sum",
+        0.0,
+        2.0,
     ),
     ParamSpec("frame_period", _D.frame_period, "expected camera frame period (s)", 0.005, 1.0),
     ParamSpec(

@@ -430,3 +430,20 @@ def test_after_going_around_a_box_the_rover_returns_to_its_path() -> None:
     loop.run(25.0)
     assert loop.x > 18.0 and min(c for *_, c in loop.log) > 0.1
     assert abs(loop.y) < 0.3 and abs(loop.yaw) < 0.1  # back on the course line, heading along it
+
+
+def test_the_rover_never_passes_a_person_closer_than_both_margins_but_passes_a_box() -> None:
+    beside = {"x": 8.0, "y": 1.0, "size": 0.4}  # its disc 0.42 m from the body on a straight pass
+    loop = Loop(obstacles=[WorldObstacle("ped", label="person", **beside)])
+    loop.run(12.0)
+    keep = P.corridor_margin + P.vulnerable_margin
+    assert min(c for *_, c in loop.log) >= keep - 0.05, "passed a person inside the vulnerable margin"
+    assert loop.x < 8.0 and loop.speed == pytest.approx(0.0, abs=1e-6)  # it stopped before the person
+    without = Loop(
+        params=replace(P, vulnerable_margin=0.0), obstacles=[WorldObstacle("ped", label="person", **beside)]
+    )
+    without.run(12.0)
+    assert without.x > 10.0 and min(c for *_, c in without.log) < keep  # the margin is what held it
+    box = Loop(obstacles=[WorldObstacle("box", label="box", **beside)])
+    box.run(12.0)
+    assert box.x > 10.0  # a box at the same place is passed
