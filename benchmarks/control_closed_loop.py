@@ -27,6 +27,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from control.controller import ControlInputs, ControllerState, Obstacle, step
+from control.geometry import GridMap
 from control.params import ControllerParams
 from simulation.closed_loop import Observation, run_scenario
 from simulation.reference_controllers import OracleController
@@ -51,15 +52,15 @@ class SimControllerAdapter:
         )
         self.state = ControllerState()
         self.latency = latency
-        self.history: deque[tuple[float, tuple[Obstacle, ...]]] = deque()
+        self.history: deque[tuple[float, tuple[Obstacle, ...], GridMap | None]] = deque()
         self.states: list[str] = []
         self.step_s = scenario.step_s
         self.last_cmd = 0.0
         self.slowing_s = 0.0  # commanded speed going down, or a braking stage (not a ramp-up)
         self.first_slowing: float | None = None
 
-    def __call__(self, obs: Observation) -> tuple[float, float]:
-        now = obs.time
+    def perceive(self, obs: Observation) -> tuple[tuple[Obstacle, ...], GridMap | None]:
+        """What the controller is given for this step: here the visible objects' ground truth."""
         seen = tuple(
             Obstacle(
                 str(t.object_index),
@@ -75,16 +76,22 @@ class SimControllerAdapter:
             )
             for t in obs.truth
         )
+        return seen, None
+
+    def __call__(self, obs: Observation) -> tuple[float, float]:
+        now = obs.time
         # Perception latency: the controller sees the frame captured ``latency`` ago.
-        self.history.append((now, seen))
+        self.history.append((now, *self.perceive(obs)))
         while len(self.history) > 1 and self.history[1][0] <= now - self.latency + 1e-9:
             self.history.popleft()
-        stamp, obstacles = self.history[0]
+        stamp, obstacles, grid = self.history[0]
         inputs = ControlInputs(
             obstacles=obstacles,
             obstacles_stamp=stamp,
             obstacles_received=now,
             frames_received=now,
+            grid=grid,
+            grid_received=None if grid is None else now,
             ego_speed=obs.rover.speed,
             yaw=obs.rover.yaw,
             position=(obs.rover.x, obs.rover.y),

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,7 @@ from benchmarks.control_closed_loop import SimControllerAdapter
 from benchmarks.obstacle_map import Noise, detections_from_truth, make_core
 from calibration.calibration_io import load_camera_info, load_extrinsics
 from calibration.camera_model import CameraRig
-from control.controller import ControlInputs, Obstacle, step
+from control.controller import Obstacle
 from control.geometry import GridMap
 from control.params import ControllerParams
 from perception.ground_projection import ProjectionConfig
@@ -69,9 +68,9 @@ class MapperControllerAdapter(SimControllerAdapter):
         self.grid_origin = (-grid.behind, -grid.half_width, 0.0)
         self.image_size = (rig.intrinsics.width, rig.intrinsics.height)
         self.rng = np.random.default_rng(seed)
-        self.pipeline: deque[tuple[float, tuple[Obstacle, ...], GridMap]] = deque()
 
-    def __call__(self, obs: Observation) -> tuple[float, float]:
+    def perceive(self, obs: Observation) -> tuple[tuple[Obstacle, ...], GridMap]:
+        """This step's simulator boxes through the mapper pipeline: its tracks and its grid."""
         now = obs.time
         boxes = detections_from_truth(obs.truth, self.rng, Noise(), self.image_size)
         frame = self.core.process(
@@ -98,25 +97,7 @@ class MapperControllerAdapter(SimControllerAdapter):
             self.params.grid_occupied_threshold,
             self.core.grid.config.rover_half_width,
         )
-        # Perception latency: the controller acts on the frame captured ``latency`` ago.
-        self.pipeline.append((now, obstacles, grid))
-        while len(self.pipeline) > 1 and self.pipeline[1][0] <= now - self.latency + 1e-9:
-            self.pipeline.popleft()
-        stamp, obstacles, grid = self.pipeline[0]
-        inputs = ControlInputs(
-            obstacles=obstacles,
-            obstacles_stamp=stamp,
-            obstacles_received=now,
-            frames_received=now,
-            grid=grid,
-            grid_received=now,
-            ego_speed=obs.rover.speed,
-            yaw=obs.rover.yaw,
-            position=(obs.rover.x, obs.rover.y),
-        )
-        self.state, command, report = step(self.params, self.state, inputs, now)
-        self.states.append(report.state)
-        return command.speed, command.yaw_rate
+        return obstacles, grid
 
 
 def run(name: str, variant: str, seed: int, latency: float) -> dict:
