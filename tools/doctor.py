@@ -20,8 +20,9 @@ from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
 from common.graph import TOPICS
+from common.graph_checks import Endpoint
 from common.qos import RELIABLE_QOS, SENSOR_QOS
-from tools.doctor_checks import Endpoint, GraphSnapshot, run_checks
+from tools.doctor_checks import GraphSnapshot, run_checks
 
 OWN_NODE = "edge_rover_doctor"
 

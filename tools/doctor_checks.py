@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from common.graph import TOPICS, TopicSpec
 from common.graph_checks import CheckResult, Endpoint, check_clock, check_qos
 
-__all__ = ["CheckResult", "Endpoint", "GraphSnapshot", "check_qos", "run_checks"]
-
 
 @dataclass
 class GraphSnapshot:

@@ -9,15 +9,9 @@ import numpy as np
 import pytest
 
 from common.graph import TOPICS
+from common.graph_checks import Endpoint, check_qos
 from tests.ros_helpers import running_process, spin_until
-from tools.doctor_checks import (
-    Endpoint,
-    GraphSnapshot,
-    check_camera_info,
-    check_qos,
-    check_sim_time,
-    check_topic,
-)
+from tools.doctor_checks import GraphSnapshot, check_camera_info, check_sim_time, check_topic
 
 
 def test_qos_mismatch_is_reported_with_the_fix() -> None:
