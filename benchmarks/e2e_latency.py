@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ import numpy as np
 import psutil
 import yaml
 
+from common.processes import stop_process_groups
 from common.ros_domain import claim_domain_id
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -60,17 +60,6 @@ def start_node(name: str, params: dict[str, str], log_dir: Path) -> subprocess.P
         args += ["-p", f"{key}:={value}"]
     log = open(log_dir / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def stop(procs: dict[str, subprocess.Popen]) -> None:
-    for proc in procs.values():
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-    for proc in procs.values():
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> dict:
@@ -216,7 +205,7 @@ def run_once(
     try:
         result = probe(seconds, warmup=5.0, procs=procs)
     finally:
-        stop(procs)
+        stop_process_groups(list(procs.values()))
     dead = {n: p.returncode for n, p in procs.items() if p.returncode not in (0, -2, None)}
     result["fps"] = fps
     result["mode"] = mode

@@ -30,8 +30,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 INIT = REPO.parent / "shared" / "data" / "models" / "yolov8n_coco_derived.pt"
 NAME = "edge_rover_yolov8n_int8"
-INPUT_HW = (320, 416)
-TRAIN_IMGSZ = 416
+INPUT_HW = (320, 416)  # default export input (H, W); --input-hw changes it
+TRAIN_IMGSZ = 416  # default training size; --imgsz changes it
 STAGES = ("render", "train", "export", "quantize", "openvino", "card")
 OPENVINO_REPORT = "quantize_openvino_report.json"
 
@@ -56,7 +56,7 @@ def train(data: Path, work: Path, args: argparse.Namespace) -> Path:
     if args.mosaic is not None:
         extra["mosaic"] = args.mosaic
     model.train(
-        data=str(data), imgsz=TRAIN_IMGSZ, epochs=args.epochs, time=args.hours or None, batch=args.batch,
+        data=str(data), imgsz=args.imgsz, epochs=args.epochs, time=args.hours or None, batch=args.batch,
         device="cpu", workers=1, seed=args.seed, deterministic=True, project=str(work), name=args.run_name,
         exist_ok=True, plots=True, amp=False, patience=100, close_mosaic=2, cache="ram", verbose=False,
         **extra,
@@ -64,10 +64,10 @@ def train(data: Path, work: Path, args: argparse.Namespace) -> Path:
     return work / args.run_name / "weights" / "best.pt"
 
 
-def export(weights: Path, work: Path) -> Path:
+def export(weights: Path, work: Path, input_hw: tuple[int, int]) -> Path:
     from ultralytics import YOLO
 
-    exported = Path(YOLO(str(weights)).export(format="onnx", imgsz=list(INPUT_HW), simplify=True, opset=17))
+    exported = Path(YOLO(str(weights)).export(format="onnx", imgsz=list(input_hw), simplify=True, opset=17))
     target = work / f"{NAME.replace('_int8', '')}_fp32.onnx"
     shutil.move(exported, target)
     return target
@@ -79,7 +79,7 @@ def quantize(fp32: Path, data: Path, work: Path, seed: int, max_drop: float) -> 
     out = work / f"{NAME}.onnx"
     code = q.main(
         ["--model", str(fp32), "--calib", str(data.parent / "images" / "train"),
-         "--num-calib", "200", "--method", "percentile",
+         "--num-calib", "200", "--method", "percentile", "--calib-stride", "20",
          "--val", str(data), "--out", str(out), "--max-drop", str(max_drop), "--seed", str(seed),
          "--report", str(work / "quantize_report.json")]
     )  # fmt: skip
@@ -124,6 +124,21 @@ def openvino_card(card_data: dict, report: dict) -> dict:
     return ir
 
 
+def input_description(input_hw: tuple[int, int], frame_wh: tuple[int, int] = (640, 480)) -> str:
+    """The card's input line, with where a camera frame lands inside the letterbox."""
+    import numpy as np
+
+    from perception.detection.preprocess import letterbox_bgr
+
+    height, width = input_hw
+    _, placement = letterbox_bgr(np.zeros((frame_wh[1], frame_wh[0], 3), np.uint8), input_hw)
+    inner_w, inner_h = round(frame_wh[0] * placement.scale), round(frame_wh[1] * placement.scale)
+    return (
+        f"1x3x{height}x{width} float32 RGB 0..1, letterbox pad 114 (a {frame_wh[0]}x{frame_wh[1]} frame "
+        f"→ {inner_w}x{inner_h} + {placement.pad_x:g} px left/right, {placement.pad_y:g} px top/bottom)"
+    )
+
+
 def bench_latency(file_name: str, runtime: str) -> dict | None:
     """Latency of this model file from the last benchmark run (benchmarks/detector.json), if it had it."""
     bench = REPO / "benchmarks" / "results" / "detector.json"
@@ -156,9 +171,8 @@ def card(int8: Path, work: Path, data: Path, args: argparse.Namespace) -> Path:
         "bytes": report["int8_bytes"],
         "architecture": "YOLOv8n (ultralytics 8.4.190), detect head, 5 classes",
         "classes": [names[k] for k in sorted(names)],
-        "input_hw": list(INPUT_HW),
-        "input": "1x3x320x416 float32 RGB 0..1, letterbox pad 114 "
-        "(a 640x480 frame → 416x312 + 4 px top/bottom)",
+        "input_hw": list(args.input_hw),
+        "input": input_description(args.input_hw),
         "output": "1x9x(N) = cx, cy, w, h (input pixels) + 5 class scores (sigmoid), no NMS",
         "quantization": "ONNX Runtime static QDQ, per-channel int8 weights, uint8 activations, "
         "percentile-99.999 calibration on 200 training frames; final box/class decode left in FP32",
@@ -167,7 +181,7 @@ def card(int8: Path, work: Path, data: Path, args: argparse.Namespace) -> Path:
             "data": args.training_data
             or f"simulator render (python -m simulation render --train {args.render[0]} --val "
             f"{args.render[1]} --imgsz 640x480 --seed {args.seed})",
-            "imgsz": TRAIN_IMGSZ,
+            "imgsz": args.imgsz,
             "seed": args.seed,
             "time_budget_h": args.hours,
             "epochs_cap": args.epochs,
@@ -296,6 +310,17 @@ def card_markdown(card: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _hw(text: str) -> tuple[int, int]:
+    """'384x512' → (384, 512): model input height x width, each a multiple of the 32 px stride."""
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH like 320x416, got {text!r}") from err
+    if height % 32 or width % 32 or not (64 <= height <= 1280 and 64 <= width <= 1280):
+        raise argparse.ArgumentTypeError(f"input {text} must be multiples of 32 within 64..1280")
+    return height, width
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/edge_rover_det_train"))
@@ -305,6 +330,10 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=0.6, help="training time budget (ultralytics 'time')")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--imgsz", type=int, default=TRAIN_IMGSZ, help="training image size (square, px)")
+    parser.add_argument(
+        "--input-hw", type=_hw, default=INPUT_HW, help="exported model input HxW (default 320x416)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--init", type=Path, help="continue from these weights (default: COCO checkpoint)")
     parser.add_argument("--lr0", type=float, default=0.002, help="initial learning rate with --init")
@@ -331,7 +360,7 @@ def main() -> None:
     if "train" in args.stages:
         weights = train(data, args.work, args)
     if "export" in args.stages:
-        fp32 = export(weights, args.work)
+        fp32 = export(weights, args.work, args.input_hw)
     if "quantize" in args.stages:
         int8 = quantize(fp32, data, args.work, args.seed, args.max_drop)
     if "openvino" in args.stages:

@@ -31,7 +31,7 @@ from perception.detection.model_card import (
     verify_sha256,
 )
 from perception.detection.postprocess import ClassMapping, as_channels_first, decode
-from perception.detection.preprocess import Letterbox, as_bgr, letterbox
+from perception.detection.preprocess import Letterbox, as_bgr, letterbox, letterbox_bgr
 from perception.detection.types import (
     DetectionResult,
     Detections,
@@ -137,9 +137,9 @@ class Detector:
 
     def _check_output_layout(self) -> None:
         """One warm-up run on grey: checks the output fits the class list and is finite."""
-        blob = np.full((1, 3, *self.input_hw), 114 / 255, dtype=np.float32)
+        grey, _ = self.prepare(np.full((*self.input_hw, 3), 114, dtype=np.uint8))
         try:
-            output = self.backend.run(blob)
+            output = self.backend.run(grey)
         except Exception as err:
             raise ModelLoadError(f"{self.model_path} failed its first run: {err}") from err
         try:
@@ -182,12 +182,19 @@ class Detector:
             self.error_counts[err.kind] += 1
             raise
 
+    def prepare(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+        """Image → what this backend's run() takes (see Backend.takes_bgr_uint8) and the placement."""
+        if self.backend.takes_bgr_uint8:
+            padded, placement = letterbox_bgr(image, self.input_hw)
+            return padded[np.newaxis], placement
+        return letterbox(image, self.input_hw)
+
     def _detect(self, image: np.ndarray) -> DetectionResult:
         t0 = time.perf_counter()
-        blob, placement = letterbox(image, self.input_hw)
+        model_input, placement = self.prepare(image)
         t1 = time.perf_counter()
         try:
-            output = self.backend.run(blob)
+            output = self.backend.run(model_input)
         except Exception as err:  # a runtime failure on one frame must not kill the node
             raise FrameError("inference_failed", f"inference failed: {err}") from err
         t2 = time.perf_counter()

@@ -12,7 +12,6 @@ import pytest
 
 from perception.detection.backends import choose_backend, openvino_ir_complete, openvino_ir_for
 from perception.detection.detector import Detector, DetectorConfig
-from perception.detection.preprocess import letterbox
 from perception.detection.types import BackendUnavailableError, ModelLoadError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -91,8 +90,8 @@ def test_openvino_output_equals_onnxruntime_on_bus(shared_data: Path) -> None:
     ort = Detector(DetectorConfig(model_path=path, backend="onnxruntime"))
     ov = Detector(DetectorConfig(model_path=path, backend="openvino"))
     assert ov.backend_choice.backend == "openvino" and ov.input_hw == ort.input_hw
-    blob, _ = letterbox(image, ort.input_hw)
-    raw_ort, raw_ov = ort.backend.run(blob), ov.backend.run(blob)
+    raw_ort = ort.backend.run(ort.prepare(image)[0])  # float blob
+    raw_ov = ov.backend.run(ov.prepare(image)[0])  # uint8 BGR, converted inside OpenVINO
     assert raw_ov.shape == raw_ort.shape
     boxes_ort, boxes_ov = raw_ort[0, :4], raw_ov[0, :4]  # pixels of the 640 input
     assert np.abs(boxes_ov - boxes_ort).max() < 0.5
