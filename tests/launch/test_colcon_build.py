@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from perception.detection.model_card import load_model_card
 from tests.conftest import REPO_ROOT
 from tests.ros_helpers import running_process
 
@@ -112,15 +113,18 @@ def test_detector_from_the_colcon_install_loads_the_shipped_model(install_space:
         ["ros2", "pkg", "prefix", "edge_rover"], env={**os.environ, **env}, capture_output=True, text=True
     )
     assert prefix.stdout.strip() == str(install_space), prefix.stdout + prefix.stderr
+    card = load_model_card(REPO_ROOT / "models" / "edge_rover_yolov8n_int8.card.yaml")
+    assert card.input_hw is not None
+    expected_input = f"input {card.input_hw[0]}x{card.input_hw[1]}"
     lines: list[str] = []
     with running_process(["ros2", "run", "edge_rover", "detector"], env=env) as proc:
         deadline = time.monotonic() + 60.0
         while time.monotonic() < deadline and proc.poll() is None:
             line = proc.stdout.readline()
             lines.append(line)
-            if "input 320x416" in line:
+            if expected_input in line:
                 break
     output = "".join(lines)
     shipped = install_space / "share" / "edge_rover" / "models"
     assert f"model {shipped}/" in output, output[-3000:]
-    assert "input 320x416" in output, output[-3000:]
+    assert expected_input in output, output[-3000:]
