@@ -147,3 +147,27 @@ def test_onnxruntime_cli_options_reach_the_written_model(
     assert "QLinearConv" in backbone_ops and "Conv" not in backbone_ops
     assert report["int8"]["mAP50"] > 0.3  # a working model, not just a file
     assert set(report["ap50_by_object_size_px"]["int8"]) == {"<8", "8-16", "16-32", ">=32"}
+
+
+@needs_nncf
+def test_silu_rewritten_as_swish_computes_the_same_function(shared_data: Path) -> None:
+    """The OpenVINO path's graph rewrite (x * sigmoid(x) → Swish, fusable into INT8 convolutions)
+    changes no output of the FP32 model; only the decode's class sigmoid stays a Sigmoid."""
+    from collections import Counter
+
+    import openvino as ov
+
+    from perception.detection.preprocess import letterbox
+
+    core = ov.Core()
+    path = shared_data / "models" / COCO_FP32
+    plain, rewritten = core.read_model(str(path)), core.read_model(str(path))
+    fused = quantize.fuse_silu_into_swish(rewritten)
+    types = Counter(op.get_type_name() for op in rewritten.get_ops())
+    assert fused == types["Swish"] == 57  # every convolution's SiLU in YOLOv8n
+    assert types["Sigmoid"] == 1
+    blob = letterbox(cv2.imread(str(shared_data / "images" / "bus.jpg")), (640, 640))[0]
+    config = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": 1}
+    before, after = (core.compile_model(m, "CPU", config)({0: blob})[0] for m in (plain, rewritten))
+    assert np.abs(after[0, :4] - before[0, :4]).max() < 0.05  # box pixels of the 640 input
+    assert np.abs(after[0, 4:] - before[0, 4:]).max() < 1e-4  # class probabilities
