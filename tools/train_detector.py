@@ -113,7 +113,8 @@ def openvino_card(card_data: dict, report: dict) -> dict:
         "bin_sha256": report["int8_bin_sha256"],
         "bytes": report["int8_bytes"],
         "quantization": "OpenVINO IR, NNCF post-training INT8 (mixed preset: symmetric per-channel "
-        "weights, asymmetric activations), 200 training frames; final box/class decode left in FP32; "
+        "weights, asymmetric activations), 200 training frames; SiLU rewritten as Swish first (fused "
+        "into the INT8 convolutions); final box/class decode left in FP32; "
         "run by backend 'openvino' (or 'auto' when openvino is installed)",
         "evaluation": {**card_data["evaluation"], "int8": report["int8"], "verdict": report["verdict"]},
     }
