@@ -33,6 +33,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from perception.detection.preprocess import parse_input_hw  # noqa: E402  (after the sys.path line)
+
 DEFAULT_SIZES = ("320x416", "384x512", "480x640")
 DEFAULT_WORK = Path("/tmp/edge_rover_detector_resolution")
 CALIB_FRAMES, CALIB_SEED = 200, 1  # the shipped card's recipe
@@ -41,13 +43,6 @@ CALIB_FRAMES, CALIB_SEED = 200, 1  # the shipped card's recipe
 # the shipped model (calibrated in one pass) is evaluated beside them to show what that changes.
 CALIB_STRIDE = 20
 SHIPPED = REPO / "models" / "edge_rover_yolov8n_int8.onnx"
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    height, width = (int(v) for v in text.lower().split("x"))
-    if height % 32 or width % 32:
-        raise argparse.ArgumentTypeError(f"{text}: height and width must be multiples of 32")
-    return height, width
 
 
 def variants(sizes: list[str]) -> list[dict]:
@@ -101,7 +96,7 @@ def prepare(work: Path, weights: Path, calib: Path, sizes: list[str], only: set[
     todo = [v for v in variants(sizes) if not only or v["name"] in only]
     for spec in tqdm(todo, desc="prepare", unit="model"):
         target, started = work / spec["file"], time.time()
-        height, width = parse_size(spec["size"])
+        height, width = parse_input_hw(spec["size"])
         fp32 = work / f"fp32_{spec['size']}.onnx"
         if "quant" not in spec:  # export (ultralytics writes beside the weights: use a copy)
             scratch = work / f"export_{spec['size']}"
@@ -371,7 +366,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     for size in args.sizes:
-        parse_size(size)
+        parse_input_hw(size)
     if args.prepare:
         if not (args.weights and args.calib):
             parser.error("--prepare needs --weights and --calib")

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import yaml
 
+from perception.detection.preprocess import parse_input_hw
+
 REPO = Path(__file__).resolve().parents[1]
 INIT = REPO.parent / "shared" / "data" / "models" / "yolov8n_coco_derived.pt"
 NAME = "edge_rover_yolov8n_int8"
@@ -311,17 +313,6 @@ def card_markdown(card: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _hw(text: str) -> tuple[int, int]:
-    """'384x512' → (384, 512): model input height x width, each a multiple of the 32 px stride."""
-    try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH like 320x416, got {text!r}") from err
-    if height % 32 or width % 32 or not (64 <= height <= 1280 and 64 <= width <= 1280):
-        raise argparse.ArgumentTypeError(f"input {text} must be multiples of 32 within 64..1280")
-    return height, width
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/edge_rover_det_train"))
@@ -333,7 +324,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--imgsz", type=int, default=TRAIN_IMGSZ, help="training image size (square, px)")
     parser.add_argument(
-        "--input-hw", type=_hw, default=INPUT_HW, help="exported model input HxW (default 320x416)"
+        "--input-hw", type=parse_input_hw, default=INPUT_HW, help="exported model input HxW (default 320x416)"
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--init", type=Path, help="continue from these weights (default: COCO checkpoint)")

@@ -7,6 +7,7 @@ keep the aspect ratio, pad both sides equally with grey 114. Boxes map back thro
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 
 import cv2
@@ -15,6 +16,21 @@ import numpy as np
 from perception.detection.types import FrameError
 
 PAD_VALUE = 114
+YOLO_STRIDE = 32
+
+
+def parse_input_hw(text: str) -> tuple[int, int]:
+    """CLI type for a model input size: '480x640' → (480, 640), height × width, each a multiple of
+    the 32 px YOLO stride within 64..1280; anything else is an argparse error saying why."""
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH like 480x640, got {text!r}") from err
+    if height % YOLO_STRIDE or width % YOLO_STRIDE or not (64 <= height <= 1280 and 64 <= width <= 1280):
+        raise argparse.ArgumentTypeError(
+            f"input {text}: height and width must be multiples of {YOLO_STRIDE} within 64..1280"
+        )
+    return height, width
 
 
 @dataclass(frozen=True)

@@ -259,3 +259,16 @@ def test_keeping_one_class_decodes_only_that_class(shared_data: Path) -> None:
     detector = Detector(DetectorConfig(model_path=str(path), keep_classes=("bus",)))
     detections = detector.detect(_image(shared_data, "bus.jpg")).detections
     assert detections.names() == ["bus"]
+
+
+def test_input_size_argument_takes_height_x_width_on_the_stride() -> None:
+    """The one parser for `--input-hw` / `--sizes` (train_detector, detector_resolution)."""
+    import argparse
+
+    from perception.detection.preprocess import parse_input_hw
+
+    assert parse_input_hw("480x640") == (480, 640)
+    assert parse_input_hw("320X416") == (320, 416)
+    for bad in ("480x641", "32x64", "1312x640", "640", "axb", "480x640x3"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_input_hw(bad)
