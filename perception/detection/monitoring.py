@@ -52,9 +52,11 @@ class DetectorStats:
             ("pre_post_ms", self._stage_ms),
         ):
             if queue:
-                p50, p99 = np.percentile(np.fromiter(queue, float), [50, 99])
+                window = np.fromiter(queue, float)
+                p50, p99 = np.percentile(window, [50, 99])
                 values[f"{name}_p50"] = f"{p50:.1f}"
                 values[f"{name}_p99"] = f"{p99:.1f}"
+                values[f"{name}_max"] = f"{window.max():.1f}"  # one stall hides below p99
         if self.frames_in == 0:
             return WARN, "no images received yet", values
         if frames_done_last_period == 0:
