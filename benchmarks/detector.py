@@ -26,6 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.machine import RUNTIME_MODULES, versions  # noqa: E402  (after the sys.path line)
+
 SHARED = REPO.parent / "shared" / "data"
 IMAGES = ["bus.jpg", "zidane.jpg", "person.jpg", "dog.jpg", "horses.jpg"]
 FRAME_WH = (640, 480)
@@ -179,16 +181,6 @@ def _card_input_hw(model: Path) -> tuple[int, int]:
     return load_model_card(card_path_for(model)).input_hw
 
 
-def _versions() -> dict:
-    versions = {"python": platform.python_version()}
-    for module in ("numpy", "cv2", "onnxruntime", "openvino", "torch", "ultralytics"):
-        try:
-            versions[module] = __import__(module).__version__
-        except ImportError:
-            versions[module] = None
-    return versions
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/edge_rover_detector_bench"))
@@ -261,7 +253,7 @@ def main() -> None:
             "cpu_count": os.cpu_count(),
             "processor": platform.processor(),
         },
-        "versions": _versions(),
+        "versions": versions((*RUNTIME_MODULES, "torch", "ultralytics")),
         "parameters": {
             "threads": args.threads,
             "iterations": args.iterations,

@@ -33,7 +33,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from perception.detection.preprocess import parse_input_hw  # noqa: E402  (after the sys.path line)
+from benchmarks.machine import load_average, versions  # noqa: E402  (after the sys.path line)
+from perception.detection.preprocess import parse_input_hw  # noqa: E402
 
 DEFAULT_SIZES = ("320x416", "384x512", "480x640")
 DEFAULT_WORK = Path("/tmp/edge_rover_detector_resolution")
@@ -239,30 +240,13 @@ def latency_interleaved(specs: list[dict], work: Path, threads: int, iterations:
     return out
 
 
-def _versions() -> dict:
-    versions = {"python": platform.python_version()}
-    for module in ("numpy", "cv2", "onnxruntime", "openvino"):
-        try:
-            versions[module] = __import__(module).__version__
-        except ImportError:
-            versions[module] = None
-    return versions
-
-
-def _load_average() -> list[float]:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return []
-
-
 def run(args: argparse.Namespace) -> dict:
     specs = [v for v in variants(args.sizes) if (args.work / v["file"]).is_file()]
     missing = [v["name"] for v in variants(args.sizes) if v not in specs]
     if missing:
         print(f"missing (run --prepare): {', '.join(missing)}", file=sys.stderr)
     rows = {s["name"]: {**s} for s in specs}
-    load_before = _load_average()
+    load_before = load_average()
     if not args.skip_latency:  # first: a worker's peak RSS would include this process's evaluations
         for name, figures in latency(specs, args.work, args.threads, args.iterations, args.rounds).items():
             rows[name]["latency"] = figures
@@ -289,9 +273,9 @@ def run(args: argparse.Namespace) -> dict:
             "platform": platform.platform(),
             "cpu_count": os.cpu_count(),
             "load_average_before": load_before,
-            "load_average_after": _load_average(),
+            "load_average_after": load_average(),
         },
-        "versions": _versions(),
+        "versions": versions(),
         "parameters": {
             "val": str(args.val),
             "accuracy_from": str(args.accuracy_from) if args.accuracy_from else None,
