@@ -203,6 +203,15 @@ class TensorRtBackend(OnnxRuntimeBackend):
         super().__init__(path, threads, providers)
 
 
+def _cpu_pinning_from_env() -> bool:
+    """EDGE_ROVER_OV_CPU_PINNING: "1" or unset pins OpenVINO's threads to cores, "0" lets the
+    scheduler move them."""
+    value = os.environ.get("EDGE_ROVER_OV_CPU_PINNING", "1")
+    if value not in ("0", "1"):
+        raise ValueError(f"EDGE_ROVER_OV_CPU_PINNING must be 0 or 1, got {value!r}")
+    return value == "1"
+
+
 class OpenVinoBackend:
     """Intel OpenVINO on the CPU (optional extra: ``pip install openvino``)."""
 
@@ -231,12 +240,18 @@ class OpenVinoBackend:
         # f32, not the CPU plugin's default bf16 on CPUs that have it: bf16 silently rounds the FP32
         # layers, the box decode included (boxes off by up to 21 px at 640 on bus.jpg, measured
         # here); the INT8 layers of a quantized model stay INT8 either way.
+        # CPU pinning stays on (the plugin's default) unless EDGE_ROVER_OV_CPU_PINNING=0: unpinned,
+        # 2 threads at 10 fps took p50 12.4 ms instead of 9.0 on a quiet machine; with three bursty
+        # processes beside it on 2 cores, unpinned cut p99 42.2 → 34.5 ms but p50 rose 15.3 → 16.9
+        # (benchmarks/detector_contention.json). A host short of cores may prefer unpinned.
         config = {
             "INFERENCE_NUM_THREADS": threads,
             "PERFORMANCE_HINT": "LATENCY",
             "INFERENCE_PRECISION_HINT": os.environ.get("EDGE_ROVER_OV_PRECISION", "f32"),
+            "ENABLE_CPU_PINNING": _cpu_pinning_from_env(),
         }
         self._compiled = core.compile_model(model, "CPU", config)
+        self.cpu_pinning = bool(self._compiled.get_property("ENABLE_CPU_PINNING"))
         self._request = self._compiled.create_infer_request()
         self.metadata = read_onnx_metadata(path) if path.suffix == ".onnx" else _ov_metadata(model)
 

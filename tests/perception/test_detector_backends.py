@@ -79,6 +79,18 @@ def test_auto_on_the_shipped_model_follows_what_is_installed() -> None:
     assert detector.class_names == ("person", "bicycle", "car", "traffic_cone", "box")
 
 
+@needs_openvino
+def test_openvino_cpu_pinning_is_on_unless_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pinned by default (faster on a quiet CPU); EDGE_ROVER_OV_CPU_PINNING=0 unpins (README)."""
+    monkeypatch.delenv("EDGE_ROVER_OV_CPU_PINNING", raising=False)
+    assert Detector(DetectorConfig(model_path=str(SHIPPED))).backend.cpu_pinning is True
+    monkeypatch.setenv("EDGE_ROVER_OV_CPU_PINNING", "0")
+    assert Detector(DetectorConfig(model_path=str(SHIPPED))).backend.cpu_pinning is False
+    monkeypatch.setenv("EDGE_ROVER_OV_CPU_PINNING", "yes")
+    with pytest.raises(ValueError, match="EDGE_ROVER_OV_CPU_PINNING must be 0 or 1, got 'yes'"):
+        Detector(DetectorConfig(model_path=str(SHIPPED)))
+
+
 # -- OpenVINO equals ONNX Runtime --------------------------------------------------------------
 
 
