@@ -8,7 +8,7 @@ quiet machine. Each configuration runs in a fresh process (OpenVINO's thread poo
 process), and they are interleaved over ``--rounds`` so drift in the background load hits them
 alike.
 
-    python benchmarks/detector_contention.py            # ~3 min on 2 cores
+    python benchmarks/detector_contention.py            # ~5 min on 2 cores
 
 Writes benchmarks/results/detector_contention.json and prints a Markdown table.
 """
@@ -30,17 +30,21 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.machine import load_average, versions  # noqa: E402  (after the sys.path line)
+from common.processes import stop_process_groups  # noqa: E402
+from perception.detection.backends import CPU_PINNING_ENV, cpu_pinning_from_env  # noqa: E402
 
 SHIPPED = REPO / "models" / "edge_rover_yolov8n_int8.onnx"
-PINNING_ENV = "EDGE_ROVER_OV_CPU_PINNING"
 BURN = (
     "import sys, time\n"
     "busy, idle, end = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])\n"
-    "while time.time() < end:\n"
-    "    t = time.perf_counter()\n"
-    "    while time.perf_counter() - t < busy:\n"
-    "        pass\n"
-    "    time.sleep(idle)\n"
+    "try:\n"
+    "    while time.time() < end:\n"
+    "        t = time.perf_counter()\n"
+    "        while time.perf_counter() - t < busy:\n"
+    "            pass\n"
+    "        time.sleep(idle)\n"
+    "except KeyboardInterrupt:\n"  # stop_process_groups' SIGINT: a quiet exit
+    "    pass\n"
 )
 
 
@@ -53,20 +57,15 @@ def _frames(count: int) -> list[np.ndarray]:
 def _start_load(procs: int, busy_ms: float, idle_ms: float, seconds: float) -> list[subprocess.Popen]:
     end = time.time() + seconds
     args = [str(busy_ms / 1e3), str(idle_ms / 1e3), str(end)]
-    return [subprocess.Popen([sys.executable, "-c", BURN, *args]) for _ in range(procs)]
-
-
-def _stop_load(load: list[subprocess.Popen]) -> None:
-    for proc in load:
-        proc.terminate()
-    for proc in load:
-        proc.wait(timeout=10)
+    return [
+        subprocess.Popen([sys.executable, "-c", BURN, *args], start_new_session=True) for _ in range(procs)
+    ]
 
 
 def measure_in_subprocess(pinning: bool, threads: int, frames: int, fps: float) -> list[float]:
     """Each configuration in a fresh process: OpenVINO's thread pool (and its pinning) is shared
     by every model a process compiles, so one process would measure the first set-up only."""
-    env = {**os.environ, PINNING_ENV: "1" if pinning else "0"}
+    env = {**os.environ, CPU_PINNING_ENV: "1" if pinning else "0"}
     command = [sys.executable, __file__, "--worker", str(threads), "--frames", str(frames), "--fps", str(fps)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
     if done.returncode != 0:
@@ -74,14 +73,14 @@ def measure_in_subprocess(pinning: bool, threads: int, frames: int, fps: float) 
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure(pinning: bool, threads: int, frames: list[np.ndarray], fps: float) -> list[float]:
-    """Per-frame latency (ms) of the detector built with this pinning and thread count."""
+def measure(threads: int, frames: list[np.ndarray], fps: float) -> list[float]:
+    """Per-frame latency (ms) of the detector with this thread count (pinning: the environment's)."""
     from perception.detection.detector import Detector, DetectorConfig
 
     detector = Detector(DetectorConfig(model_path=str(SHIPPED), threads=threads))
     if detector.backend_choice.backend != "openvino":
         raise SystemExit(f"needs the OpenVINO backend (openvino installed), got {detector.backend_choice}")
-    assert detector.backend.cpu_pinning is pinning
+    assert detector.backend.cpu_pinning is cpu_pinning_from_env()
     times = []
     for frame in frames:
         started = time.perf_counter()
@@ -115,7 +114,7 @@ def run(args: argparse.Namespace) -> dict:
                 try:
                     times = measure_in_subprocess(pinning, threads, args.frames, args.fps)
                 finally:
-                    _stop_load(load)
+                    stop_process_groups(load)
                 collected.setdefault((load_procs, pinning, threads), []).extend(times)
                 row = _summary(times)
                 print(
@@ -178,8 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--worker", type=int, metavar="THREADS", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker is not None:  # one configuration; pinning comes in the environment
-        pinning = os.environ.get(PINNING_ENV) == "1"
-        print(json.dumps(measure(pinning, args.worker, _frames(args.frames), args.fps)))
+        print(json.dumps(measure(args.worker, _frames(args.frames), args.fps)))
         return
     if args.frames < 10 or args.fps <= 0 or args.rounds < 1 or args.load_procs < 0 or min(args.threads) < 1:
         parser.error("need --frames >= 10, --fps > 0, --rounds >= 1, --load-procs >= 0, --threads >= 1")

@@ -203,12 +203,15 @@ class TensorRtBackend(OnnxRuntimeBackend):
         super().__init__(path, threads, providers)
 
 
-def _cpu_pinning_from_env() -> bool:
+CPU_PINNING_ENV = "EDGE_ROVER_OV_CPU_PINNING"
+
+
+def cpu_pinning_from_env() -> bool:
     """EDGE_ROVER_OV_CPU_PINNING: "1" or unset pins OpenVINO's threads to cores, "0" lets the
     scheduler move them."""
-    value = os.environ.get("EDGE_ROVER_OV_CPU_PINNING", "1")
+    value = os.environ.get(CPU_PINNING_ENV, "1")
     if value not in ("0", "1"):
-        raise ValueError(f"EDGE_ROVER_OV_CPU_PINNING must be 0 or 1, got {value!r}")
+        raise ValueError(f"{CPU_PINNING_ENV} must be 0 or 1, got {value!r}")
     return value == "1"
 
 
@@ -248,7 +251,7 @@ class OpenVinoBackend:
             "INFERENCE_NUM_THREADS": threads,
             "PERFORMANCE_HINT": "LATENCY",
             "INFERENCE_PRECISION_HINT": os.environ.get("EDGE_ROVER_OV_PRECISION", "f32"),
-            "ENABLE_CPU_PINNING": _cpu_pinning_from_env(),
+            "ENABLE_CPU_PINNING": cpu_pinning_from_env(),
         }
         self._compiled = core.compile_model(model, "CPU", config)
         self.cpu_pinning = bool(self._compiled.get_property("ENABLE_CPU_PINNING"))
