@@ -132,6 +132,12 @@ class Probe:
         return any(s["state"] == "drive" and float(s["cmd_speed"]) > 0.0 for s in self.statuses[index:])
 
 
+def stale_trip(status: dict[str, str]) -> bool:
+    """A watchdog stop freshly tripped by a stale input. While latched the reason says "latched", so
+    the tail of an earlier transient stop is not mistaken for the stop a fault causes."""
+    return status["state"] == "stop" and "stale" in status["reason"] and "latched" not in status["reason"]
+
+
 def _age(status: dict[str, str], name: str) -> float | None:
     value = status.get(f"age_{name}", "none")
     return None if value == "none" else float(value)
@@ -195,10 +201,6 @@ def _graph_fault_run(ros_context: object, tmp_path: Path) -> None:
         mark, cmd_mark = len(probe.statuses), len(probe.cmds)
         os.kill(detector, signal.SIGKILL)
         wall_killed = time.monotonic()
-
-        def stale_trip(s: dict) -> bool:
-            # a fresh trip: the latch of a transient stop from before the kill is not this stop
-            return s["state"] == "stop" and "stale" in s["reason"] and "latched" not in s["reason"]
 
         probe.wait(
             lambda: any(stale_trip(s) for s in probe.statuses[mark:]),

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.integration.test_faults import Probe, _children, _drain, _wait_gone
+from tests.integration.test_faults import Probe, _children, _drain, _wait_gone, stale_trip
 from tests.ros_helpers import running_process
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -132,8 +132,7 @@ def test_bag_with_a_gap_stops_the_rover_resets_the_tracker_and_resumes_after_rec
     # The watchdog stop: the first decision past the staleness threshold after the last frame,
     # naming the stale input; before it the rover drove on fresh inputs.
     # (a fresh trip: a transient stop's latch carried past the last frame is not the gap's stop)
-    stop = _first(st, 0, lambda s: s["state"] == "stop" and "stale" in s["reason"]
-                  and "latched" not in s["reason"] and float(s["decision_time"]) > last_before)  # fmt: skip
+    stop = _first(st, 0, lambda s: stale_trip(s) and float(s["decision_time"]) > last_before)
     assert stop is not None, st[-5:]
     first_stop = st[stop]
     stop_time = float(first_stop["decision_time"])
@@ -263,12 +262,7 @@ def test_frozen_camera_stops_publishing_the_rover_stops_and_drives_after_it_thaw
         # frozen frames still flowed; its latch can release in the last 0.3 s of those frames (all
         # inputs younger than the threshold: a correct drive decision), so it does not count here.
         def silence_stop(s: dict) -> bool:
-            return (
-                s["state"] == "stop"
-                and "stale" in s["reason"]
-                and "latched" not in s["reason"]
-                and float(s["decision_time"]) > last_info
-            )
+            return stale_trip(s) and float(s["decision_time"]) > last_info
 
         probe.wait(lambda: any(silence_stop(s) for s in st[mark:]), 30.0, "the watchdog stop", launch)
         stop = _first(st, mark, silence_stop)
