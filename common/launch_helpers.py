@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
+from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
+
+from common.conventions import ANGULAR_Z_CHOICES, ANGULAR_Z_DEFAULT, ANGULAR_Z_HELP, ANGULAR_Z_PARAM
 
 PACKAGE = "edge_rover"
 
@@ -19,6 +23,44 @@ PIPELINE = ["detector", "obstacle_mapper", "controller"]
 # every RESPAWN_DELAY_S instead of spinning the CPU, and its one-line error repeats slowly enough
 # to read in the log.
 RESPAWN_DELAY_S = 3.0
+
+
+# Values that several nodes must agree on come from one launch argument each (never from two
+# params files that can drift): the /cmd_vel angular.z convention, and the rover half width that
+# the mapper inflates the grid by and the controller subtracts again (its grid_inflation).
+ROVER_HALF_WIDTH_ARG = "rover_half_width"
+ROVER_HALF_WIDTH_DEFAULT = "0.35"
+
+
+def shared_arguments() -> list[DeclareLaunchArgument]:
+    """The launch arguments behind the values nodes share; every launch file declares them."""
+    return [
+        DeclareLaunchArgument(
+            ANGULAR_Z_PARAM,
+            default_value=ANGULAR_Z_DEFAULT,
+            choices=list(ANGULAR_Z_CHOICES),
+            description=ANGULAR_Z_HELP,
+        ),
+        DeclareLaunchArgument(
+            ROVER_HALF_WIDTH_ARG,
+            default_value=ROVER_HALF_WIDTH_DEFAULT,
+            description="rover half width (m): the mapper's grid inflation, which the controller allows for",
+        ),
+    ]
+
+
+def angular_z_convention() -> dict[str, LaunchConfiguration]:
+    """The /cmd_vel angular.z parameter for a node that writes or reads /cmd_vel."""
+    return {ANGULAR_Z_PARAM: LaunchConfiguration(ANGULAR_Z_PARAM)}
+
+
+def shared_overrides() -> dict[str, dict]:
+    """Per pipeline node, the parameters that come from ``shared_arguments``."""
+    half_width = ParameterValue(LaunchConfiguration(ROVER_HALF_WIDTH_ARG), value_type=float)
+    return {
+        "obstacle_mapper": {"rover_half_width": half_width},
+        "controller": {**angular_z_convention(), "grid_inflation": half_width},
+    }
 
 
 def config_path(name: str) -> str:
@@ -52,7 +94,11 @@ def pipeline_nodes(
     for name in names or PIPELINE:
         if not installed(name):
             continue
-        extra = {"use_sim_time": use_sim_time, **(overrides or {}).get(name, {})}
+        extra = {
+            "use_sim_time": use_sim_time,
+            **shared_overrides().get(name, {}),
+            **(overrides or {}).get(name, {}),
+        }
         nodes.append(
             Node(
                 package=PACKAGE,

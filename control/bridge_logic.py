@@ -11,18 +11,18 @@ MIN_TURN_SPEED = 0.05  # m/s; below it a yaw rate cannot be turned into a steeri
 
 
 def steering_field(
-    speed: float, angular_z: float, twist_angular: str, drive: str, wheelbase: float, max_steering: float
+    speed: float, angular_z: float, cmd_vel_angular_z: str, drive: str, wheelbase: float, max_steering: float
 ) -> float:
     """The frame's steering value (rad or rad/s) for the MCU's ``drive`` from Twist.angular.z.
 
-    twist_angular: what angular.z holds (``yaw_rate`` — the Twist convention — or
+    cmd_vel_angular_z: what angular.z holds (``yaw_rate`` — the Twist convention — or
     ``steering_angle``); drive: ``ackermann`` takes an angle, ``differential`` a yaw rate.
     """
     if drive == "differential":
-        if twist_angular == "yaw_rate":
+        if cmd_vel_angular_z == "yaw_rate":
             return angular_z
         return speed * math.tan(angular_z) / wheelbase
-    if twist_angular == "steering_angle":
+    if cmd_vel_angular_z == "steering_angle":
         return max(-max_steering, min(max_steering, angular_z))
     if abs(speed) < MIN_TURN_SPEED:
         return 0.0  # a bicycle cannot turn on the spot: keep the wheels straight
@@ -35,7 +35,7 @@ def command_frame(
     twist_age: float | None,
     cmd_timeout: float,
     mcu_timeout_ms: int,
-    twist_angular: str = "yaw_rate",
+    cmd_vel_angular_z: str = "yaw_rate",
     drive: str = "ackermann",
     wheelbase: float = 0.5,
     max_steering: float = 0.6,
@@ -50,7 +50,7 @@ def command_frame(
     if not fresh or not all(math.isfinite(v) for v in twist):
         return CommandFrame(seq & 0xFFFF, 0, 0, 100, flags | FLAG_BRAKE | FLAG_HEARTBEAT_LOST, mcu_timeout_ms)
     speed = max(-max_speed, min(max_speed, twist[0]))
-    steer = steering_field(speed, twist[1], twist_angular, drive, wheelbase, max_steering)
+    steer = steering_field(speed, twist[1], cmd_vel_angular_z, drive, wheelbase, max_steering)
     steer_milli = round(steer * 1000.0)
     if abs(speed) < STANDSTILL:
         return CommandFrame(seq & 0xFFFF, 0, steer_milli, 100, flags | FLAG_BRAKE, mcu_timeout_ms)

@@ -24,6 +24,7 @@ from enum import IntEnum
 
 import numpy as np
 
+from common.conventions import STEERING_ANGLE
 from control.geometry import (
     GridMap,
     arc_coordinates,
@@ -513,7 +514,7 @@ def _rate_limit_steering(params: ControllerParams, previous: float, target: floa
 def _command(params: ControllerParams, speed: float, steering: float, brake: float) -> Command:
     curvature = steering_to_curvature(steering, params.wheelbase)
     yaw_rate = speed * curvature
-    angular = steering if params.output_mode == "steering_angle" else yaw_rate
+    angular = steering if params.cmd_vel_angular_z == STEERING_ANGLE else yaw_rate
     return Command(speed, steering, curvature, yaw_rate, angular, brake)
 
 

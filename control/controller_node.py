@@ -113,7 +113,8 @@ class ControllerNode(Node):
         self.create_subscription(Detection2DArray, "/detections", self._on_detections, SENSOR_QOS)
         self._timer = self.create_timer(self._params.period, self._tick)
         self.get_logger().info(
-            f"controller at {self._params.rate_hz:.0f} Hz, {self._params.output_mode} output, watchdog "
+            f"controller at {self._params.rate_hz:.0f} Hz, angular.z = {self._params.cmd_vel_angular_z}, "
+            "watchdog "
             f"{self._params.stale_after * 1000:.0f} ms, cruise {self._params.cruise_speed} m/s"
         )
 

@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from common.conventions import ANGULAR_Z_CHOICES, ANGULAR_Z_DEFAULT, ANGULAR_Z_HELP, ANGULAR_Z_PARAM
 from common.params import ParameterValueError, ParamSpec
 
 
@@ -16,7 +17,7 @@ class ControllerParams:
     # Timing.
     rate_hz: float = 50.0
     # Vehicle.
-    output_mode: str = "yaw_rate"
+    cmd_vel_angular_z: str = ANGULAR_Z_DEFAULT
     wheelbase: float = 0.5
     rover_width: float = 0.6
     front_overhang: float = 0.7
@@ -98,13 +99,7 @@ _D = ControllerParams()
 
 PARAM_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("rate_hz", _D.rate_hz, "control loop rate (Hz); runs whatever the inputs do", 5.0, 200.0),
-    ParamSpec(
-        "output_mode",
-        _D.output_mode,
-        "/cmd_vel angular.z: yaw_rate (rad/s; the Twist convention — differential drives and Ackermann "
-        "bases that convert, e.g. the simulator) or steering_angle (rad; Ackermann drives taking an angle)",
-        choices=("yaw_rate", "steering_angle"),
-    ),
+    ParamSpec(ANGULAR_Z_PARAM, _D.cmd_vel_angular_z, ANGULAR_Z_HELP, choices=ANGULAR_Z_CHOICES),
     ParamSpec(
         "wheelbase",
         _D.wheelbase,

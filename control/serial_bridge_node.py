@@ -17,6 +17,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import BatteryState
 from std_msgs.msg import Bool
 
+from common.conventions import ANGULAR_Z_CHOICES, ANGULAR_Z_DEFAULT, ANGULAR_Z_HELP, ANGULAR_Z_PARAM
 from common.node_runner import run_node
 from common.params import ParamSpec, declare_validated
 from common.qos import RELIABLE_QOS
@@ -39,13 +40,7 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         5000,
     ),
     ParamSpec("telemetry_timeout", 0.5, "no telemetry for this long → diagnostics ERROR (s)", 0.05, 10.0),
-    ParamSpec(
-        "twist_angular",
-        "yaw_rate",
-        "what /cmd_vel angular.z holds: yaw_rate (Twist convention) or steering_angle "
-        "(match the controller's output_mode)",
-        choices=("yaw_rate", "steering_angle"),
-    ),
+    ParamSpec(ANGULAR_Z_PARAM, ANGULAR_Z_DEFAULT, ANGULAR_Z_HELP, choices=ANGULAR_Z_CHOICES),
     ParamSpec(
         "drive",
         "ackermann",
@@ -129,7 +124,7 @@ class SerialBridgeNode(Node):
             age,
             self.p["cmd_timeout"],
             self.p["mcu_timeout_ms"],
-            twist_angular=self.p["twist_angular"],
+            cmd_vel_angular_z=self.p[ANGULAR_Z_PARAM],
             drive=self.p["drive"],
             wheelbase=self.p["wheelbase"],
             max_steering=self.p["max_steering_angle"],

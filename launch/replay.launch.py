@@ -10,7 +10,7 @@ from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from common.launch_helpers import PACKAGE, node_params, pipeline_nodes, rviz_node
+from common.launch_helpers import PACKAGE, node_params, pipeline_nodes, rviz_node, shared_arguments
 from launch import LaunchDescription
 
 
@@ -29,6 +29,7 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(
             "rviz", default_value="false", description="start RViz with rviz/edge_rover.rviz"
         ),
+        *shared_arguments(),
     ]
     replay = Node(
         package=PACKAGE,

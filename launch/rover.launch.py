@@ -5,11 +5,19 @@ ros2 launch edge_rover rover.launch.py [camera_source:=0 camera_info_url:=... us
 
 from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration
+from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
-from common.launch_helpers import PACKAGE, RESPAWN_DELAY_S, node_params, pipeline_nodes, rviz_node
+from common.launch_helpers import (
+    PACKAGE,
+    RESPAWN_DELAY_S,
+    angular_z_convention,
+    node_params,
+    pipeline_nodes,
+    rviz_node,
+    shared_arguments,
+)
 from launch import LaunchDescription
 
 
@@ -40,7 +48,12 @@ def generate_launch_description() -> LaunchDescription:
             "serial", default_value="true", description="start the serial bridge to the MCU"
         ),
         DeclareLaunchArgument("rviz", default_value="false", description="start RViz"),
+        *shared_arguments(),
     ]
+    # The watchdog counts stale inputs in camera frame periods: the camera's own rate.
+    frame_period = ParameterValue(
+        PythonExpression(["1.0 / float(", LaunchConfiguration("camera_fps"), ")"]), value_type=float
+    )
     camera = Node(
         package=PACKAGE,
         executable="camera",
@@ -70,7 +83,21 @@ def generate_launch_description() -> LaunchDescription:
         respawn_delay=RESPAWN_DELAY_S,
         condition=IfCondition(LaunchConfiguration("serial")),
         parameters=node_params(
-            "serial_bridge", {"port": LaunchConfiguration("serial_port"), "use_sim_time": use_sim_time}
+            "serial_bridge",
+            {
+                "port": LaunchConfiguration("serial_port"),
+                "use_sim_time": use_sim_time,
+                **angular_z_convention(),
+            },
         ),
     )
-    return LaunchDescription([*args, camera, *pipeline_nodes(use_sim_time), serial_bridge, rviz_node()])
+    pipeline = pipeline_nodes(use_sim_time, overrides={"controller": {"frame_period": frame_period}})
+    return LaunchDescription(
+        [
+            *args,
+            camera,
+            *pipeline,
+            serial_bridge,
+            rviz_node(),
+        ]
+    )

@@ -18,7 +18,16 @@ from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
-from common.launch_helpers import PACKAGE, installed, node_params, pipeline_nodes, rviz_node
+from common.launch_helpers import (
+    PACKAGE,
+    angular_z_convention,
+    installed,
+    node_params,
+    pipeline_nodes,
+    rviz_node,
+    shared_arguments,
+    shared_overrides,
+)
 from launch import LaunchDescription
 
 
@@ -27,6 +36,7 @@ def _controller_without_detector_watch() -> list[Node]:
     if not installed("controller"):
         return []
     extra = {
+        **shared_overrides()["controller"],
         "use_sim_time": True,
         "watch_detections": False,
         "frame_period": ParameterValue(LaunchConfiguration("frame_period"), value_type=float),
@@ -67,11 +77,6 @@ def generate_launch_description() -> LaunchDescription:
             description="/obstacles from ground truth; controller only",
         ),
         DeclareLaunchArgument(
-            "cmd_vel_mode",
-            default_value="ackermann",
-            description="/cmd_vel angular.z — ackermann: steer angle (controller default); twist: yaw rate",
-        ),
-        DeclareLaunchArgument(
             "cruise_without_cmd_vel",
             default_value="false",
             description="drive at cruise speed before the first /cmd_vel (true: the sim alone drives; "
@@ -83,6 +88,7 @@ def generate_launch_description() -> LaunchDescription:
             description="camera frame period (s) the controller's watchdog counts in: the scenarios' step_s",
         ),
         DeclareLaunchArgument("rviz", default_value="false", description="start RViz"),
+        *shared_arguments(),
     ]
     sim = Node(
         package=PACKAGE,
@@ -101,7 +107,7 @@ def generate_launch_description() -> LaunchDescription:
                 "cruise_without_cmd_vel": ParameterValue(
                     LaunchConfiguration("cruise_without_cmd_vel"), value_type=bool
                 ),
-                "cmd_vel_mode": LaunchConfiguration("cmd_vel_mode"),
+                **angular_z_convention(),
                 "obstacles_from_truth": ParameterValue(
                     LaunchConfiguration("perfect_perception"), value_type=bool
                 ),

@@ -29,6 +29,13 @@ from vision_msgs.msg import Detection2DArray, Detection3DArray
 
 from calibration.calibration_io import load_camera_info, load_extrinsics
 from calibration.camera_model import CalibrationError, CameraRig
+from common.conventions import (
+    ANGULAR_Z_CHOICES,
+    ANGULAR_Z_DEFAULT,
+    ANGULAR_Z_HELP,
+    ANGULAR_Z_PARAM,
+    STEERING_ANGLE,
+)
 from common.params import ParameterValueError, ParamSpec, declare_validated
 from common.qos import CLOCK_QOS, RELIABLE_QOS, SENSOR_QOS
 from common.ros_conversions import bgr_to_image, intrinsics_to_camera_info, sec_to_stamp
@@ -53,12 +60,7 @@ SPECS = [
     ParamSpec("cmd_vel_timeout_s", 0.5, "sim seconds without /cmd_vel before the rover brakes", 0.05, 10.0),
     ParamSpec("cruise_without_cmd_vel", True, "before the first /cmd_vel, drive at the cruise speed"),
     ParamSpec("cmd_vel_stamped", False, "subscribe geometry_msgs/TwistStamped instead of Twist"),
-    ParamSpec(
-        "cmd_vel_mode",
-        "twist",
-        "angular.z is the yaw rate (twist) or the steering angle (ackermann)",
-        choices=("twist", "ackermann"),
-    ),
+    ParamSpec(ANGULAR_Z_PARAM, ANGULAR_Z_DEFAULT, ANGULAR_Z_HELP, choices=ANGULAR_Z_CHOICES),
     ParamSpec("publish_cmd_vel_in", True, "act as the driver: the scenario's cruise speed on /cmd_vel_in"),
     ParamSpec("publish_ground_truth", True, "publish /sim/ground_truth"),
     ParamSpec("publish_tf", True, "publish odom → base_link on /tf"),
@@ -172,7 +174,7 @@ class SimNode(Node):
         if self._published_once:
             cmd = self._command()
             self.tracker.before_step(self.world, self._last_visible, cmd)
-            self.world.step(*cmd, angular_is_steering=self.p["cmd_vel_mode"] == "ackermann")
+            self.world.step(*cmd, angular_is_steering=self.p[ANGULAR_Z_PARAM] == STEERING_ANGLE)
             collided = self.tracker.after_step(self.world)
             if collided or self.world.time >= self.scenario.duration_s - 1e-9:
                 self._finish()

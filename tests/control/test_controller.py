@@ -230,8 +230,8 @@ def test_nothing_received_yet_means_stop() -> None:
 def test_output_modes() -> None:
     inputs = _fresh(1.02, desired_speed=1.0, desired_curvature=0.5)
     state = replace(_driving(), steering=0.24)
-    _, ack, _ = step(replace(P, output_mode="steering_angle"), state, inputs, 1.02)
-    _, diff, _ = step(replace(P, output_mode="yaw_rate"), state, inputs, 1.02)
+    _, ack, _ = step(replace(P, cmd_vel_angular_z="steering_angle"), state, inputs, 1.02)
+    _, diff, _ = step(replace(P, cmd_vel_angular_z="yaw_rate"), state, inputs, 1.02)
     assert ack.angular_z == pytest.approx(ack.steering_angle)
     assert diff.angular_z == pytest.approx(
         diff.speed * steering_to_curvature(diff.steering_angle, P.wheelbase)
@@ -301,7 +301,7 @@ def test_property_never_accelerates_into_stopping_distance_and_output_is_bounded
     latency,
     mode,
 ) -> None:
-    params = replace(P, output_mode=mode)
+    params = replace(P, cmd_vel_angular_z=mode)
     t = 10.0
     ego = max(prev_speed + ego_delta, 0.0)
     state = ControllerState(

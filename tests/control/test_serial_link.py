@@ -149,12 +149,14 @@ def test_backoff_doubles_to_a_cap_and_resets() -> None:
 
 
 def test_bridge_command_frames_and_heartbeat() -> None:
-    angle = command_frame(7, (0.5, 0.2), 0.01, 0.25, 200, twist_angular="steering_angle", drive="ackermann")
+    angle = command_frame(
+        7, (0.5, 0.2), 0.01, 0.25, 200, cmd_vel_angular_z="steering_angle", drive="ackermann"
+    )
     assert (angle.speed_mm_s, angle.steering, angle.flags, angle.brake_pct) == (500, 200, 0, 0)
     # Yaw rate → angle for an Ackermann MCU: δ = atan(L·ω/v).
-    yaw = command_frame(7, (0.5, 0.4), 0.01, 0.25, 200, twist_angular="yaw_rate", drive="ackermann")
+    yaw = command_frame(7, (0.5, 0.4), 0.01, 0.25, 200, cmd_vel_angular_z="yaw_rate", drive="ackermann")
     assert yaw.steering == round(math.atan(0.5 * 0.4 / 0.5) * 1000)
-    diff = command_frame(8, (0.5, 0.3), 0.01, 0.25, 200, twist_angular="yaw_rate", drive="differential")
+    diff = command_frame(8, (0.5, 0.3), 0.01, 0.25, 200, cmd_vel_angular_z="yaw_rate", drive="differential")
     assert diff.flags & FLAG_YAW_RATE and diff.steering == 300
     for twist, age in (((0.5, 0.0), 0.3), (None, None), ((math.nan, 0.0), 0.0), ((0.5, 0.0), -1.0)):
         stale = command_frame(9, twist, age, 0.25, 200)

@@ -1,0 +1,147 @@
+"""Every launch file's nodes agree on the values they share (no processes are started).
+
+Each launch description is evaluated with its launch arguments at their defaults, the way
+``ros2 launch`` would: conditions, params files and overrides resolved into the parameters each
+node would start with. A node's own spec default fills what nothing sets.
+
+Caught before: sim.launch.py told the simulator that angular.z is a steering angle while the
+controller wrote a yaw rate (about v / wheelbase times too much steering at speed).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytest.importorskip("launch_ros")
+
+from launch.actions import DeclareLaunchArgument, GroupAction
+from launch.utilities import normalize_to_list_of_substitutions, perform_substitutions
+from launch_ros.actions import Node
+from launch_ros.utilities import evaluate_parameters
+
+from common.conventions import ANGULAR_Z_PARAM
+from launch import LaunchContext, LaunchDescription
+from simulation.scenarios import find_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+LAUNCH_FILES = sorted((ROOT / "launch").glob("*.launch.py"))
+
+
+def _spec_defaults() -> dict[str, dict[str, Any]]:
+    from control.controller_node import NODE_SPECS
+    from control.params import PARAM_SPECS
+    from control.serial_bridge_node import PARAM_SPECS as BRIDGE_SPECS
+    from perception.camera_node import PARAMS as CAMERA_SPECS
+    from perception.obstacle_mapper_node import PARAMS as MAPPER_SPECS
+    from simulation.sim_node import SPECS as SIM_SPECS
+
+    def table(*specs) -> dict[str, Any]:
+        return {s.name: s.default for group in specs for s in group}
+
+    return {
+        "controller": table(PARAM_SPECS, NODE_SPECS),
+        "serial_bridge": table(BRIDGE_SPECS),
+        "camera": table(CAMERA_SPECS),
+        "obstacle_mapper": table(MAPPER_SPECS),
+        "sim": table(SIM_SPECS),
+    }
+
+
+def _description(path: Path) -> LaunchDescription:
+    spec = importlib.util.spec_from_file_location(path.name.replace(".", "_"), path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.generate_launch_description()
+
+
+def _entities(entities: list, context: LaunchContext):
+    for entity in entities:
+        condition = getattr(entity, "condition", None)
+        if condition is not None and not condition.evaluate(context):
+            continue
+        if isinstance(entity, GroupAction):
+            yield from _entities(entity.get_sub_entities(), context)
+        else:
+            yield entity
+
+
+def effective_parameters(path: Path, arguments: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """Node name → the parameters it would start with (its spec defaults under what launch sets)."""
+    description = _description(path)
+    context = LaunchContext()
+    declared = [e for e in description.entities if isinstance(e, DeclareLaunchArgument)]
+    for arg in declared:
+        value = "required" if arg.default_value is None else perform_substitutions(context, arg.default_value)
+        context.launch_configurations[arg.name] = value
+    context.launch_configurations.update(arguments or {})
+    defaults = _spec_defaults()
+    nodes: dict[str, dict[str, Any]] = {}
+    for node in _entities(description.entities, context):
+        if not isinstance(node, Node):
+            continue
+        raw_name = normalize_to_list_of_substitutions(node._Node__node_name)  # launch_ros keeps it private
+        name = perform_substitutions(context, raw_name)
+        params = dict(defaults.get(name, {}))
+        for item in evaluate_parameters(context, node._Node__parameters):
+            if isinstance(item, dict):
+                params.update(item)
+            else:  # a params file: its node section (or the /** wildcard)
+                content = yaml.safe_load(Path(item).read_text()) or {}
+                for key in ("/**", name, f"/{name}"):
+                    params.update((content.get(key) or {}).get("ros__parameters", {}))
+        nodes[name] = params
+    return nodes
+
+
+@pytest.fixture(scope="module", params=LAUNCH_FILES, ids=lambda p: p.name)
+def launched(request) -> tuple[str, dict[str, dict[str, Any]]]:
+    return request.param.name, effective_parameters(request.param)
+
+
+def test_every_launch_file_is_checked() -> None:
+    assert {p.name for p in LAUNCH_FILES} >= {"sim.launch.py", "rover.launch.py", "replay.launch.py"}
+
+
+def test_cmd_vel_angular_convention_agrees(launched) -> None:
+    name, nodes = launched
+    users = {n: p[ANGULAR_Z_PARAM] for n, p in nodes.items() if n in ("controller", "serial_bridge", "sim")}
+    assert "controller" in users, f"{name}: no controller"
+    assert len(set(users.values())) == 1, f"{name}: /cmd_vel angular.z means different things: {users}"
+
+
+def test_grid_inflation_is_the_mappers_rover_half_width(launched) -> None:
+    name, nodes = launched
+    if "obstacle_mapper" not in nodes:
+        pytest.skip(f"{name} starts no mapper")
+    inflation = float(nodes["controller"]["grid_inflation"])
+    half_width = float(nodes["obstacle_mapper"]["rover_half_width"])
+    assert inflation == pytest.approx(half_width), f"{name}: controller {inflation} vs mapper {half_width}"
+
+
+def test_controller_frame_period_matches_the_camera_rate(launched) -> None:
+    name, nodes = launched
+    period = float(nodes["controller"]["frame_period"])
+    if "camera" in nodes:
+        camera_period = 1.0 / float(nodes["camera"]["fps"])
+    elif "sim" in nodes:
+        scenario = nodes["sim"]["scenario"]
+        camera_period = find_scenario(scenario).step_s
+    else:
+        pytest.skip(f"{name}: the camera rate is the bag's")
+    assert math.isclose(period, camera_period, rel_tol=1e-3), (
+        f"{name}: {period} s vs camera {camera_period} s"
+    )
+
+
+def test_the_check_sees_a_mismatch() -> None:
+    """The evaluation is live: a different argument changes what the nodes get."""
+    nodes = effective_parameters(ROOT / "launch" / "rover.launch.py", {"camera_fps": "10.0"})
+    assert float(nodes["controller"]["frame_period"]) == pytest.approx(0.1)
+    nodes = effective_parameters(ROOT / "launch" / "sim.launch.py", {ANGULAR_Z_PARAM: "steering_angle"})
+    assert nodes["sim"][ANGULAR_Z_PARAM] == nodes["controller"][ANGULAR_Z_PARAM] == "steering_angle"
