@@ -332,16 +332,23 @@ def scenario_names(directory: Path | None = None) -> list[str]:
     return sorted({p.stem for d in directories for p in d.glob("*.yaml")})
 
 
-def find_scenario(name_or_path: str) -> Scenario:
-    """A scenario by file path, or by name from ``config/scenarios`` (source tree or package share)."""
+def scenario_path(name_or_path: str) -> Path:
+    """The file of a scenario given by path, or by name from ``config/scenarios`` (source or share)."""
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
-        return load_scenario(candidate)
+        if not candidate.is_file():
+            raise ScenarioError(f"scenario file not found: {candidate}")
+        return candidate
     for directory in _scenario_dirs():
         path = directory / f"{name_or_path}.yaml"
         if path.is_file():
-            return load_scenario(path)
+            return path
     raise ScenarioError(f"no scenario named {name_or_path!r}; known: {', '.join(scenario_names())}")
+
+
+def find_scenario(name_or_path: str) -> Scenario:
+    """A scenario by file path, or by name from ``config/scenarios`` (source tree or package share)."""
+    return load_scenario(scenario_path(name_or_path))
 
 
 def _scenario_dirs() -> list[Path]:

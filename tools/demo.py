@@ -3,7 +3,11 @@
     make demo                               # pedestrian_crossing, closed loop
     make demo SCENARIO=cone_slalom          # another scenario (config/scenarios/*.yaml)
     make demo SCENARIO=all                  # the whole suite, runs in parallel, results table
+    make demo SCENARIO=path/to/my.yaml      # your own scenario file
     make demo BAG=/path/to/rosbag2          # replay any bag (MCAP or sqlite3) through the graph
+
+Exit code: 0 the scenario passed, 1 it failed (or a node died), 2 it could not run (the simulator
+died, wrote no metrics or timed out); ``SCENARIO=all`` returns the worst of its runs.
 
 Each run: sim (or bag_replay) + detector + obstacle_mapper + controller as separate processes on
 real DDS, recorded to MCAP by bag_recorder; then a report (HTML + PNG plots + annotated GIF +
@@ -29,6 +33,13 @@ from common.graph import RECORDED_TOPICS
 from common.processes import stop_process_group
 from common.ros_domain import claim_domain_id
 from tools.report import make_report, print_summary
+from tools.run_outcome import (
+    COULD_NOT_RUN,
+    combined_exit_code,
+    node_failures,
+    replay_outcome,
+    scenario_outcome,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUT = REPO_ROOT / "out" / "runs"
@@ -36,8 +47,10 @@ DEFAULT_SCENARIO = "pedestrian_crossing"
 
 
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    handle = log.open("w")
-    return subprocess.Popen(args, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+    with log.open("w") as handle:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            args, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def run_graph(
@@ -69,44 +82,68 @@ def run_graph(
     return launch.returncode
 
 
-def scenario_duration(name: str) -> float:
-    from simulation.scenarios import find_scenario
-
-    return find_scenario(name).duration_s
-
-
 def _user_domain() -> int:
     return int(os.environ.get("ROS_DOMAIN_ID", "0"))  # the user's domain, so RViz on it sees the run
 
 
-def run_scenario(name: str, domain_id: int | None = None, progress: bool = True) -> dict:
-    run_dir = OUT / name
+def run_scenario(
+    name_or_path: str, domain_id: int | None = None, progress: bool = True, out: Path = OUT
+) -> dict:
+    """One scenario (a name from config/scenarios or a YAML path) through the graph."""
+    from simulation.scenarios import load_scenario, scenario_path
+
+    # The simulator is handed the file's absolute path, so the installed node reads the very file
+    # the demo found (a name resolved in the source tree need not exist in the package share).
+    path = scenario_path(name_or_path).resolve()
+    scenario = load_scenario(path)
+    run_dir = out / path.stem
     metrics_path = run_dir / "metrics.json"
     metrics_path.unlink(missing_ok=True)
-    rc = run_graph(
-        ["sim.launch.py", f"scenario:={name}", f"metrics_path:={metrics_path}", "end_action:=shutdown"],
-        run_dir, scenario_duration(name), _user_domain() if domain_id is None else domain_id, progress,
-    )  # fmt: skip
+    launch_args = [
+        "sim.launch.py",
+        f"scenario:={path}",
+        f"metrics_path:={metrics_path}",
+        "end_action:=shutdown",
+        f"frame_period:={scenario.step_s}",
+    ]
+    domain = _user_domain() if domain_id is None else domain_id
+    rc = run_graph(launch_args, run_dir, scenario.duration_s, domain, progress)
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
-    if metrics is None:
-        print(
-            f"demo: {name}: the simulator wrote no metrics (exit {rc}); see {run_dir / 'launch.log'}",
-            file=sys.stderr,
-        )
-    return finish(run_dir, metrics, rc)
+    failures = node_failures(_read_log(run_dir / "launch.log"))
+    summary = finish(run_dir, metrics, rc)
+    summary["name"] = path.stem
+    summary["outcome"] = scenario_outcome(metrics, failures, rc)
+    return summary
 
 
-def run_bag(bag: Path) -> dict:
+def run_bag(bag: Path, out: Path = OUT) -> dict:
     info = bag_info(bag)
-    run_dir = OUT / f"replay_{info.path.name}"
+    run_dir = out / f"replay_{info.path.name}"
     rc = run_graph(["replay.launch.py", f"bag:={info.path}", "wait_for_subscribers:=1"], run_dir,
                    info.duration_s, _user_domain(), True)  # fmt: skip
-    return finish(run_dir, {"source_bag": str(info.path)}, rc)
+    summary = finish(run_dir, {"source_bag": str(info.path)}, rc)
+    summary.pop("scenario", None)  # a bag has no scenario metrics
+    summary["name"] = f"replay of {info.path.name}"
+    summary["outcome"] = replay_outcome(node_failures(_read_log(run_dir / "launch.log")), rc)
+    return summary
+
+
+def _read_log(path: Path) -> str:
+    return path.read_text(errors="replace") if path.is_file() else ""
 
 
 def finish(run_dir: Path, metrics: dict | None, rc: int) -> dict:
-    summary = make_report(run_dir / "bag", run_dir / "report", metrics)
+    try:
+        summary = make_report(run_dir / "bag", run_dir / "report", metrics)
+    except BagError as exc:  # nothing was recorded (the graph died at start): no report to make
+        summary = {"report_error": str(exc)}
+        if metrics:
+            summary["scenario"] = metrics
+        summary["exit_code"] = rc
+        summary["log"] = str(run_dir / "launch.log")
+        return summary
     summary["exit_code"] = rc
+    summary["log"] = str(run_dir / "launch.log")
     try:
         from tools.report import load_run
         from tools.rerun_export import export
@@ -121,7 +158,32 @@ def finish(run_dir: Path, metrics: dict | None, rc: int) -> dict:
     return summary
 
 
-def run_all(parallel: int) -> int:
+def print_run(summary: dict) -> None:
+    """One screen for a person: the verdict first, then the figures with units, then the files."""
+    outcome = summary["outcome"]
+    print(f"\n{summary['name']}: {outcome.word}")
+    for reason in outcome.reasons:
+        print(f"  why          {reason}")
+    if "report_error" not in summary:
+        print_summary(summary)
+    else:
+        print(f"  report       none: {summary['report_error']}")
+    print(f"  log          {summary['log']}")
+    if "report" in summary:
+        print(f"  report       {summary['report']}")
+    if "rerun" in summary:
+        print(f"  rerun        rerun {summary['rerun']}")
+
+
+def _cell(value: object, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def run_all(parallel: int, out: Path = OUT) -> int:
     from simulation.scenarios import scenario_names
 
     names = scenario_names()
@@ -129,24 +191,27 @@ def run_all(parallel: int) -> int:
     claims = [claim_domain_id() for _ in names]  # one private DDS domain per run
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         futures = {
-            name: pool.submit(run_scenario, name, domain, False)
+            name: pool.submit(run_scenario, name, domain, False, out)
             for name, (domain, _) in zip(names, claims, strict=True)
         }
         results = {name: f.result() for name, f in futures.items()}
     for _, handle in claims:
         handle.close()
-    print("\n| scenario | success | collided | min gap m | first brake s | braking s | mean m/s | p99 ms |")
+    print(
+        "\n| scenario | verdict | collided | min gap (m) | first brake (s) | braking (s) "
+        "| mean speed (m/s) | p99 latency (ms) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
-    failures = 0
     for name, summary in results.items():
         m = summary.get("scenario") or {}
-        ok = m.get("success")
-        failures += not ok
-        cells = [ok, m.get("collided"), m.get("min_gap_m"), m.get("first_brake_s"), m.get("braking_s"),
-                 m.get("mean_speed"), summary.get("latency_p99_ms")]  # fmt: skip
-        print(f"| {name} | " + " | ".join(str(c) for c in cells) + " |")
-    print(f"\nreports: {OUT}/<scenario>/report/index.html")
-    return 1 if failures else 0
+        cells = [summary["outcome"].word, m.get("collided"), m.get("min_gap_m"), m.get("first_brake_s"),
+                 m.get("braking_s"), m.get("mean_speed"), summary.get("latency_p99_ms")]  # fmt: skip
+        print(f"| {name} | " + " | ".join(_cell(c) for c in cells) + " |")
+    for name, summary in results.items():
+        for reason in summary["outcome"].reasons:
+            print(f"{name}: {reason}")
+    print(f"\nreports: {out}/<scenario>/report/index.html")
+    return combined_exit_code([r["outcome"].exit_code for r in results.values()])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,22 +222,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", default=os.environ.get("SCENARIO") or DEFAULT_SCENARIO,
                         help="scenario name, a YAML path, or 'all'")  # fmt: skip
     parser.add_argument("--parallel", type=int, default=2, help="scenarios at a time with --scenario all")
+    parser.add_argument("--out", type=Path, default=OUT, help="runs are written to OUT/<name>/")
     args = parser.parse_args(argv)
     try:
         if args.bag:
-            summary = run_bag(args.bag)
+            summary = run_bag(args.bag, args.out)
         elif args.scenario == "all":
-            return run_all(args.parallel)
+            return run_all(args.parallel, args.out)
         else:
-            summary = run_scenario(args.scenario)
-    except (BagError, ValueError) as exc:
-        print(f"demo: {exc}", file=sys.stderr)
-        return 1
-    print_summary(summary)
-    print(f"\nreport: {summary['report']}")
-    if "rerun" in summary:
-        print(f"rerun:  rerun {summary['rerun']}")
-    return 0 if summary["exit_code"] == 0 else 1
+            summary = run_scenario(args.scenario, out=args.out)
+    except (BagError, ValueError) as exc:  # ScenarioError is a ValueError
+        print(f"demo: could not run: {exc}", file=sys.stderr)
+        return COULD_NOT_RUN
+    print_run(summary)
+    return summary["outcome"].exit_code
 
 
 if __name__ == "__main__":

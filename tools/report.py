@@ -311,14 +311,44 @@ def make_report(bag: Path, out: Path, metrics: dict[str, Any] | None = None) -> 
     return summary
 
 
+def _fmt(value: Any, unit: str, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return f"{value:.{digits}f} {unit}".rstrip()
+    return f"{value} {unit}".rstrip()
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The run for a person: one screen, units, no raw dictionaries."""
+    lines = []
+    m = summary.get("scenario")
+    if m:
+        lines += [
+            f"  scenario     {m.get('scenario', '?')}: {_fmt(m.get('duration_s'), 's', 1)} simulated, "
+            f"progress {_fmt(m.get('progress_m'), 'm', 1)}, mean speed {_fmt(m.get('mean_speed'), 'm/s')}",
+            f"  safety       collided: {_fmt(bool(m.get('collided')), '')}, "
+            f"min gap {_fmt(m.get('min_gap_m'), 'm')}, stopped {_fmt(m.get('stop_gap_m'), 'm')} before "
+            f"the target, left the road: {_fmt(m.get('left_road_s') is not None, '')}",
+            f"  braking      first brake at {_fmt(m.get('first_brake_s'), 's')}, reaction "
+            f"{_fmt(m.get('reaction_time_s'), 's')}, braking {_fmt(m.get('braking_s'), 's', 1)} "
+            f"(of it for nothing: {_fmt(m.get('false_braking_s'), 's', 1)})",
+        ]
+    lines += [
+        f"  controller   {summary.get('commands', 0)} commands, full brake "
+        f"{_fmt(summary.get('full_brake_time_s'), 's', 1)}, watchdog stop "
+        f"{_fmt(summary.get('watchdog_stop_time_s'), 's', 1)}, "
+        f"states: {', '.join(summary.get('states_seen', []))}",
+        f"  latency      p50 {_fmt(summary.get('latency_p50_ms'), 'ms', 1)}, p99 "
+        f"{_fmt(summary.get('latency_p99_ms'), 'ms', 1)} ({summary.get('latency_source', '')})",
+    ]
+    return lines
+
+
 def print_summary(summary: dict[str, Any]) -> None:
-    print("\n## Run summary\n")
-    print("| figure | value |\n|---|---|")
-    for key, value in summary.items():
-        if key != "scenario":
-            print(f"| {key} | {value} |")
-    for key, value in (summary.get("scenario") or {}).items():
-        print(f"| scenario.{key} | {value} |")
+    print("\n".join(summary_lines(summary)))
 
 
 def main(argv: list[str] | None = None) -> int:
