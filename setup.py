@@ -1,7 +1,8 @@
 """ament_python package ``edge_rover``; works with ``colcon build`` and with plain ``pip install``.
 
-Nodes are discovered, not listed: every ``<package>/<name>_node.py`` with a ``main()`` becomes the
-executable ``<name>`` (``ros2 run edge_rover <name>``). colcon installs console scripts into
+Everything installs under the one import name ``edge_rover`` (``edge_rover.perception``, ...): the
+top-level source folders are mapped in with ``package_dir``. Executables are listed in ``NODES``
+(``ros2 run edge_rover <name>``). colcon installs console scripts into
 ``lib/edge_rover`` through setup.cfg; pip ignores that, so the same executables are also shipped
 as small generated wrapper files under ``lib/edge_rover`` (data_files).
 """
@@ -9,7 +10,6 @@ as small generated wrapper files under ``lib/edge_rover`` (data_files).
 from __future__ import annotations
 
 import os
-import re
 import stat
 from glob import glob
 from pathlib import Path
@@ -18,17 +18,33 @@ from setuptools import find_packages, setup
 
 PACKAGE = "edge_rover"
 ROOT = Path(__file__).resolve().parent
+# Top-level source folders, installed as edge_rover.<folder> (benchmarks/, dev/ and tests/ are not).
 PYTHON_PACKAGES = ["common", "perception", "control", "calibration", "simulation", "bags", "tools"]
 SHARE_DIRS = ["launch", "config", "rviz", "models"]
 
+# ros2 run edge_rover <name>: every executable, named here (not discovered).
+NODES = {
+    "camera": "edge_rover.perception.camera.camera_node",
+    "detector": "edge_rover.perception.detection.detector_node",
+    "obstacle_mapper": "edge_rover.perception.mapping.obstacle_mapper_node",
+    "controller": "edge_rover.control.controller_node",
+    "serial_bridge": "edge_rover.control.mcu_link.serial_bridge_node",
+    "sim": "edge_rover.simulation.sim_node",
+    "calibration": "edge_rover.calibration.calibration_node",
+    "bag_replay": "edge_rover.bags.bag_replay_node",
+    "bag_recorder": "edge_rover.bags.bag_recorder_node",
+    "doctor": "edge_rover.tools.doctor",
+}
 
-def discover_nodes() -> dict[str, str]:
-    nodes = {}
-    for pkg in PYTHON_PACKAGES:
-        for path in sorted((ROOT / pkg).glob("*_node.py")):
-            if re.search(r"^def main\(", path.read_text(), flags=re.MULTILINE):
-                nodes[path.stem[: -len("_node")]] = f"{pkg}.{path.stem}"
-    return nodes
+
+def package_layout() -> tuple[list[str], dict[str, str]]:
+    """edge_rover.<folder>[.<sub>] for every top-level source folder, mapped with package_dir."""
+    packages, package_dir = [PACKAGE], {PACKAGE: PACKAGE}
+    for top in PYTHON_PACKAGES:
+        package_dir[f"{PACKAGE}.{top}"] = top
+        packages.append(f"{PACKAGE}.{top}")
+        packages += [f"{PACKAGE}.{top}.{sub}" for sub in find_packages(where=top)]
+    return packages, package_dir
 
 
 def write_wrappers(nodes: dict[str, str]) -> list[str]:
@@ -62,12 +78,13 @@ def share_files() -> list[tuple[str, list[str]]]:
     return entries
 
 
-NODES = discover_nodes()
+PACKAGES, PACKAGE_DIR = package_layout()
 
 setup(
     name=PACKAGE,
     version="0.1.0",
-    packages=find_packages(include=[f"{p}" for p in PYTHON_PACKAGES] + [f"{p}.*" for p in PYTHON_PACKAGES]),
+    packages=PACKAGES,
+    package_dir=PACKAGE_DIR,
     data_files=[*share_files(), (f"lib/{PACKAGE}", write_wrappers(NODES))],
     install_requires=["setuptools"],
     zip_safe=True,

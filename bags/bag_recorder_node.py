@@ -14,9 +14,9 @@ from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosidl_runtime_py.utilities import get_message
 
-from bags.writer import BagWriter
-from common.node_runner import run_node
-from common.params import ParamSpec, declare_validated
+from edge_rover.bags.writer import BagWriter
+from edge_rover.common.node_runner import run_node
+from edge_rover.common.params import ParamSpec, declare_validated
 
 # A recorder must keep every message, not just the newest: a deep queue on either reliability.
 RECORD_DEPTH = 100

@@ -14,7 +14,7 @@ from typing import Any
 from rclpy.serialization import serialize_message
 from rosbags.rosbag2 import StoragePlugin, Writer
 
-from bags.typestore import ros_type_name, typestore
+from edge_rover.bags.typestore import ros_type_name, typestore
 
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 

@@ -22,18 +22,18 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from calibration.boards import BoardDetection, Checkerboard
-from calibration.camera_model import CameraExtrinsics, CameraIntrinsics
-from calibration.frame_selection import CoverageSelector
-from calibration.ground_extrinsics import (
+from edge_rover.calibration.boards import BoardDetection, Checkerboard
+from edge_rover.calibration.frame_selection import CoverageSelector
+from edge_rover.calibration.ground_extrinsics import (
     GroundBoardPlacement,
     extrinsics_from_board_pose,
     solve_board_pose,
 )
-from calibration.image_sources import FolderSource
-from calibration.intrinsic_calibration import CalibrationOptions, calibrate
-from calibration.intrinsics import collect_views
-from simulation.calibration_targets import (
+from edge_rover.calibration.image_sources import FolderSource
+from edge_rover.calibration.intrinsic_calibration import CalibrationOptions, calibrate
+from edge_rover.calibration.intrinsics_cli import collect_views
+from edge_rover.common.camera_model import CameraExtrinsics, CameraIntrinsics
+from edge_rover.simulation.calibration_targets import (
     CheckerPattern,
     TargetRenderer,
     default_sim_camera,

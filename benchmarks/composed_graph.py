@@ -14,10 +14,10 @@ import sys
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
-from control.controller_node import ControllerNode
-from perception.camera_node import CameraNode
-from perception.detector_node import DetectorNode
-from perception.obstacle_mapper_node import ObstacleMapperNode
+from edge_rover.control.controller_node import ControllerNode
+from edge_rover.perception.camera.camera_node import CameraNode
+from edge_rover.perception.detection.detector_node import DetectorNode
+from edge_rover.perception.mapping.obstacle_mapper_node import ObstacleMapperNode
 
 
 def main(argv: list[str] | None = None) -> int:

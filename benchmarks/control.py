@@ -2,9 +2,9 @@
 
     python -m benchmarks.control [--cycles 2000]
 
-Part 1 times ``control.controller.step`` (arc scoring + braking + watchdog) with 0 / 5 / 20
+Part 1 times ``edge_rover.control.controller.step`` (arc scoring + braking + watchdog) with 0 / 5 / 20
 obstacles, with and without a 10 m × 10 m occupancy grid, against the 20 ms budget of a 50 Hz loop.
-Part 2 runs the controller in ``control.kinematic_loop`` (perfect perception, no actuator lag —
+Part 2 runs the controller in ``edge_rover.control.kinematic_loop`` (perfect perception, no actuator lag —
 the simulator's closed-loop runs add those) on scenario shapes of issue 8: static obstacle,
 late-appearing obstacle, obstacle beside the path, clear road, cone slalom, crossing pedestrian,
 and reports collisions, minimum clearance, impact speed, false-braking share and reaction time.
@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from control.controller import ControlInputs, ControllerState, Obstacle, step
-from control.geometry import GridMap
-from control.kinematic_loop import Loop, WorldObstacle
-from control.params import ControllerParams
-from control.watchdog import WatchdogState
+from edge_rover.control.controller import ControlInputs, ControllerState, Obstacle, step
+from edge_rover.control.geometry import GridMap
+from edge_rover.control.kinematic_loop import Loop, WorldObstacle
+from edge_rover.control.params import ControllerParams
+from edge_rover.control.watchdog import WatchdogState
 
 RESULTS = Path(__file__).resolve().parent / "results" / "control.json"
 

@@ -1,6 +1,6 @@
 """The product controller in the simulator's headless closed loop, on every scenario.
 
-``simulation.closed_loop.run_scenario`` renders each step (id buffer, for what the camera can
+``edge_rover.simulation.closed_loop.run_scenario`` renders each step (id buffer, for what the camera can
 see), hands the visible objects' ground truth to the controller as tracked obstacles (position,
 velocity, size, yaw in base_link — i.e. perfect perception of what is in view, delayed by
 ``--latency``), drives the rover's dynamics (lag, limits) with the returned Twist (angular.z =
@@ -26,18 +26,18 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from control.controller import ControlInputs, ControllerState, Obstacle, step
-from control.geometry import GridMap
-from control.params import ControllerParams
-from simulation.closed_loop import Observation, run_scenario
-from simulation.reference_controllers import OracleController
-from simulation.scenarios import Scenario, find_scenario, scenario_names
+from edge_rover.control.controller import ControlInputs, ControllerState, Obstacle, step
+from edge_rover.control.geometry import GridMap
+from edge_rover.control.params import ControllerParams
+from edge_rover.simulation.closed_loop import Observation, run_scenario
+from edge_rover.simulation.reference_controllers import OracleController
+from edge_rover.simulation.scenarios import Scenario, find_scenario, scenario_names
 
 RESULTS = Path(__file__).resolve().parent / "results" / "control_closed_loop.json"
 
 
 class SimControllerAdapter:
-    """``control.controller.step`` as a ``simulation.closed_loop`` controller callable."""
+    """The controller core's ``step`` as a ``simulation.closed_loop`` controller callable."""
 
     def __init__(self, params: ControllerParams, scenario: Scenario, latency: float) -> None:
         limits = scenario.limits

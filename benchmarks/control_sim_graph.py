@@ -23,8 +23,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from common.processes import stop_process_group
-from simulation.scenarios import scenario_names
+from edge_rover.common.processes import stop_process_group
+from edge_rover.simulation.scenarios import scenario_names
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "control_sim_graph.json"

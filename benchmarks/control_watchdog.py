@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.processes import stop_process_group
+from edge_rover.common.processes import stop_process_group
 
 RESULTS = Path(__file__).resolve().parent / "results" / "control_watchdog.json"
 
@@ -36,8 +36,8 @@ def run(trials: int) -> dict:
     from sensor_msgs.msg import CameraInfo
     from vision_msgs.msg import Detection2DArray, Detection3DArray
 
-    from common.qos import RELIABLE_QOS, SENSOR_QOS
-    from control.params import ControllerParams
+    from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
+    from edge_rover.control.params import ControllerParams
 
     params = ControllerParams()
     proc = subprocess.Popen(

@@ -67,7 +67,7 @@ def prepare(work: Path, sizes: list[int]) -> None:
     os.environ.setdefault("YOLO_CONFIG_DIR", str(work / "yolo_cfg"))
     from ultralytics import YOLO
 
-    from perception import quantize
+    from edge_rover.perception import quantize
 
     work.mkdir(parents=True, exist_ok=True)
     data = _coco8_yaml(work)
@@ -99,8 +99,8 @@ def prepare(work: Path, sizes: list[int]) -> None:
 
 
 def _prepare_openvino(fp32: Path, out_xml: Path, work: Path) -> None:
-    """OpenVINO INT8 IR with NNCF: the same code (and frames) as ``perception.quantize --engine openvino``."""
-    from perception.quantize import load_calibration_frames, quantize_openvino_int8
+    """OpenVINO INT8 IR with NNCF: the same code (and frames) as the quantize CLI's ``--engine openvino``."""
+    from edge_rover.perception.detection.quantize import load_calibration_frames, quantize_openvino_int8
 
     quantize_openvino_int8(fp32, out_xml, load_calibration_frames(work / "calib", None, 200, 0))
 
@@ -111,8 +111,8 @@ def _prepare_openvino(fp32: Path, out_xml: Path, work: Path) -> None:
 def worker(spec: dict) -> dict:
     import numpy as np
 
-    from perception.detection.detector import Detector, DetectorConfig
-    from perception.detection.evaluation import evaluate, list_images
+    from edge_rover.perception.detection.detector import Detector, DetectorConfig
+    from edge_rover.perception.detection.evaluation import evaluate, list_images
 
     if spec["backend"] == "ultralytics":
         import torch
@@ -176,7 +176,7 @@ def _run_worker(spec: dict, python: str) -> dict:
 
 
 def _card_input_hw(model: Path) -> tuple[int, int]:
-    from perception.detection.model_card import card_path_for, load_model_card
+    from edge_rover.perception.detection.model_card import card_path_for, load_model_card
 
     return load_model_card(card_path_for(model)).input_hw
 

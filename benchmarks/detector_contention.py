@@ -30,8 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.machine import load_average, versions  # noqa: E402  (after the sys.path line)
-from common.processes import stop_process_groups  # noqa: E402
-from perception.detection.backends import CPU_PINNING_ENV, cpu_pinning_from_env  # noqa: E402
+from edge_rover.common.processes import stop_process_groups  # noqa: E402
+from edge_rover.perception.detection.backends import CPU_PINNING_ENV, cpu_pinning_from_env  # noqa: E402
 
 SHIPPED = REPO / "models" / "edge_rover_yolov8n_int8.onnx"
 BURN = (
@@ -49,7 +49,7 @@ BURN = (
 
 
 def _frames(count: int) -> list[np.ndarray]:
-    from simulation.frames import scenario_frames
+    from edge_rover.simulation.frames import scenario_frames
 
     return list(scenario_frames("clear_road", count, 640, 480))
 
@@ -75,7 +75,7 @@ def measure_in_subprocess(pinning: bool, threads: int, frames: int, fps: float) 
 
 def measure(threads: int, frames: list[np.ndarray], fps: float) -> list[float]:
     """Per-frame latency (ms) of the detector with this thread count (pinning: the environment's)."""
-    from perception.detection.detector import Detector, DetectorConfig
+    from edge_rover.perception.detection.detector import Detector, DetectorConfig
 
     detector = Detector(DetectorConfig(model_path=str(SHIPPED), threads=threads))
     if detector.backend_choice.backend != "openvino":

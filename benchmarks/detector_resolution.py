@@ -2,7 +2,7 @@
 
 One set of fine-tuned weights (the shipped model's ``best.pt``) exported at several rectangular
 inputs (a 640×480 frame letterboxed into each), each quantized with our CLI code
-(``perception.quantize``: ONNX Runtime static QDQ, decode in FP32, percentile calibration on 200
+(``perception.detection.quantize``: ONNX Runtime static QDQ, decode in FP32, percentile calibration on 200
 training frames, seed 1 — the shipped card's recipe; and the NNCF OpenVINO IR), then per model:
 mAP50 / mAP50-95 on the simulator val split, mAP50 by object size and by class, the gate verdict
 against FP32 at the same input, and per-frame latency (our full path, 2 threads, the
@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.machine import load_average, versions  # noqa: E402  (after the sys.path line)
-from perception.detection.preprocess import parse_input_hw  # noqa: E402
+from edge_rover.perception.detection.preprocess import parse_input_hw  # noqa: E402
 
 DEFAULT_SIZES = ("320x416", "384x512", "480x640")
 DEFAULT_WORK = Path("/tmp/edge_rover_detector_resolution")
@@ -87,7 +87,11 @@ def prepare(work: Path, weights: Path, calib: Path, sizes: list[str], only: set[
     from tqdm import tqdm
     from ultralytics import YOLO
 
-    from perception.quantize import load_calibration_frames, quantize_openvino_int8, quantize_static_int8
+    from edge_rover.perception.detection.quantize import (
+        load_calibration_frames,
+        quantize_openvino_int8,
+        quantize_static_int8,
+    )
 
     work.mkdir(parents=True, exist_ok=True)
     frames = load_calibration_frames(calib, None, CALIB_FRAMES, CALIB_SEED)
@@ -123,15 +127,15 @@ def prepare(work: Path, weights: Path, calib: Path, sizes: list[str], only: set[
 def accuracy(spec: dict, model: Path, val: Path, threads: int) -> dict:
     from tqdm import tqdm
 
-    from perception.detection.detector import Detector, DetectorConfig
-    from perception.detection.evaluation import (
+    from edge_rover.perception.detection.detector import Detector, DetectorConfig
+    from edge_rover.perception.detection.evaluation import (
         collect_frames,
         dataset_names,
         list_images,
         map_by_box_size,
         mean_average_precision,
     )
-    from perception.quantize import EVAL_CONF, EVAL_IOU, EVAL_MAX_DET
+    from edge_rover.perception.detection.quantize import EVAL_CONF, EVAL_IOU, EVAL_MAX_DET
 
     detector = Detector(
         DetectorConfig(
@@ -204,7 +208,7 @@ def latency_interleaved(specs: list[dict], work: Path, threads: int, iterations:
     import numpy as np
 
     from benchmarks.detector import _frames
-    from perception.detection.detector import Detector, DetectorConfig
+    from edge_rover.perception.detection.detector import Detector, DetectorConfig
 
     frames = _frames()
     detectors = {

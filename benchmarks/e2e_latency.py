@@ -27,8 +27,8 @@ import numpy as np
 import psutil
 import yaml
 
-from common.processes import stop_process_groups
-from common.ros_domain import claim_domain_id
+from edge_rover.common.processes import stop_process_groups
+from edge_rover.common.ros_domain import claim_domain_id
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "e2e_latency.json"
@@ -39,11 +39,11 @@ def make_frames(folder: Path, count: int, width: int, height: int) -> Path:
     """Simulator frames of a pedestrian crossing when the simulator is available, else procedural."""
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        from simulation.frames import scenario_frames
+        from edge_rover.simulation.frames import scenario_frames
 
         frames = scenario_frames("pedestrian_crossing", count, width, height)
     except ImportError:
-        from tools.make_sample_bag import procedural_frame
+        from edge_rover.tools.make_sample_bag import procedural_frame
 
         frames = (procedural_frame(i, width, height) for i in range(count))
     for i, frame in enumerate(frames):
@@ -69,8 +69,8 @@ def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> 
     from sensor_msgs.msg import Image
     from vision_msgs.msg import Detection2DArray, Detection3DArray
 
-    from common.qos import RELIABLE_QOS, SENSOR_QOS
-    from common.ros_conversions import stamp_to_sec
+    from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
+    from edge_rover.common.ros_conversions import stamp_to_sec
 
     rclpy.init()
     node = rclpy.create_node("e2e_probe")

@@ -4,7 +4,7 @@ Like ``benchmarks/control_closed_loop.py`` (the product controller on ground-tru
 with perception in the loop: each step the simulator's visible-pixel boxes, jittered like a
 detector's (``benchmarks/obstacle_map.py``: σ = 1 px per edge, 5 % misses), go through the obstacle
 mapper's pipeline (projection → tracker → grid, node defaults, ``/odom`` from the simulated rover)
-and its tracks and grid drive ``control.controller.step`` (with a 0.05 s perception latency); the
+and its tracks and grid drive ``edge_rover.control.controller.step`` (with a 0.05 s perception latency); the
 run is scored by the scenario's own success block. No detector, no DDS: seconds per scenario, so
 mapper changes can be judged on closed-loop behaviour. The full graph is ``make demo``.
 
@@ -28,16 +28,16 @@ from tqdm import tqdm
 
 from benchmarks.control_closed_loop import SimControllerAdapter
 from benchmarks.obstacle_map import Noise, detections_from_truth, make_core
-from calibration.calibration_io import load_camera_info, load_extrinsics
-from calibration.camera_model import CameraRig
-from control.controller import Obstacle
-from control.geometry import GridMap
-from control.params import ControllerParams
-from perception.ground_projection import ProjectionConfig
-from perception.obstacle_mapper import OdomSample
-from perception.obstacle_types import load_class_profiles
-from simulation.closed_loop import Observation, run_scenario
-from simulation.scenarios import Scenario, find_scenario, scenario_names
+from edge_rover.calibration.calibration_io import load_camera_info, load_extrinsics
+from edge_rover.common.camera_model import CameraRig
+from edge_rover.control.controller import Obstacle
+from edge_rover.control.geometry import GridMap
+from edge_rover.control.params import ControllerParams
+from edge_rover.perception.mapping.ground_projection import ProjectionConfig
+from edge_rover.perception.mapping.obstacle_mapper import OdomSample
+from edge_rover.perception.mapping.obstacle_types import load_class_profiles
+from edge_rover.simulation.closed_loop import Observation, run_scenario
+from edge_rover.simulation.scenarios import Scenario, find_scenario, scenario_names
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "mapper_closed_loop.json"

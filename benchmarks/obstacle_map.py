@@ -1,6 +1,6 @@
 """Obstacle-map accuracy against simulator ground truth.
 
-Scenes are rendered by the project's simulator (``simulation.renderer``: real meshes, walking
+Scenes are rendered by the project's simulator (``edge_rover.simulation.renderer``: real meshes, walking
 gait, occlusion by the id buffer) and its ground-truth boxes — the visible pixels of each labelled
 object — are jittered like a detector's (Gaussian edge noise, random misses). They go through the
 obstacle mapper's pure pipeline (ground projection → tracker → grid, the node's defaults) and the
@@ -37,17 +37,22 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from calibration.calibration_io import load_camera_info, load_extrinsics
-from calibration.camera_model import CameraRig
-from perception.ground_projection import ProjectionConfig
-from perception.obstacle_mapper import FrameResult, MapperConfig, ObstacleMapperCore, OdomSample
-from perception.obstacle_types import Detection2D, load_class_profiles
-from perception.tracker import TrackerConfig
-from simulation.closed_loop import Observation, visible_truth
-from simulation.reference_controllers import OracleController
-from simulation.renderer import Renderer
-from simulation.scenarios import ScenarioWorld, find_scenario, scenario_names
-from simulation.scene import Scene, SceneObject
+from edge_rover.calibration.calibration_io import load_camera_info, load_extrinsics
+from edge_rover.common.camera_model import CameraRig
+from edge_rover.perception.mapping.ground_projection import ProjectionConfig
+from edge_rover.perception.mapping.obstacle_mapper import (
+    FrameResult,
+    MapperConfig,
+    ObstacleMapperCore,
+    OdomSample,
+)
+from edge_rover.perception.mapping.obstacle_types import Detection2D, load_class_profiles
+from edge_rover.perception.mapping.tracker import TrackerConfig
+from edge_rover.simulation.closed_loop import Observation, visible_truth
+from edge_rover.simulation.reference_controllers import OracleController
+from edge_rover.simulation.renderer import Renderer
+from edge_rover.simulation.scenarios import ScenarioWorld, find_scenario, scenario_names
+from edge_rover.simulation.scene import Scene, SceneObject
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "obstacle_map.json"

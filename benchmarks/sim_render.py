@@ -21,10 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from calibration.calibration_io import load_camera_info, load_extrinsics
-from calibration.camera_model import CameraIntrinsics, CameraRig
-from simulation.renderer import Renderer
-from simulation.scene import Lighting, Scene, SceneObject
+from edge_rover.calibration.calibration_io import load_camera_info, load_extrinsics
+from edge_rover.common.camera_model import CameraIntrinsics, CameraRig
+from edge_rover.simulation.renderer import Renderer
+from edge_rover.simulation.scene import Lighting, Scene, SceneObject
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sim_render.json"
 
@@ -68,9 +68,9 @@ def time_frames(renderer: Renderer, scene: Scene, frames: int, with_truth: bool 
 
 def closed_loop_rows(rig: CameraRig) -> list[dict]:
     """Headless closed loop (pedestrian_crossing, oracle): steps/s with id-buffer-only vs full frames."""
-    from simulation.closed_loop import run_scenario
-    from simulation.reference_controllers import OracleController
-    from simulation.scenarios import find_scenario
+    from edge_rover.simulation.closed_loop import run_scenario
+    from edge_rover.simulation.reference_controllers import OracleController
+    from edge_rover.simulation.scenarios import find_scenario
 
     scenario = find_scenario("pedestrian_crossing")
     rows = []

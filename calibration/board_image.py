@@ -1,7 +1,8 @@
 """A printable calibration board as a PNG at an exact physical scale.
 
-    python -m calibration.board_image --size 9x6 --square 0.025 --dpi 300 --out board.png
-    python -m calibration.board_image --board charuco --size 7x5 --square 0.04 --marker 0.03 --out charuco.png
+    python -m edge_rover.calibration.board_image --size 9x6 --square 0.025 --dpi 300 --out board.png
+    python -m edge_rover.calibration.board_image --board charuco --size 7x5 --square 0.04 \
+        --marker 0.03 --out charuco.png
 
 Print at 100 % ("actual size", no fit-to-page), glue it flat to something rigid, then measure a
 square with a ruler: pass the MEASURED size to the calibration tools (printers scale a little).
@@ -17,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from calibration.boards import CharucoTarget, Checkerboard
+from edge_rover.calibration.boards import CharucoTarget, Checkerboard
 
 INCH = 0.0254
 
@@ -56,7 +57,7 @@ def _size(text: str) -> tuple[int, int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m calibration.board_image", description=__doc__.split("\n")[0]
+        prog="python -m edge_rover.calibration.board_image", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--board", choices=("checkerboard", "charuco"), default="checkerboard")
     parser.add_argument(

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from calibration.camera_model import (
+from edge_rover.common.camera_model import (
     DISTORTION_MODELS,
     CalibrationError,
     CameraExtrinsics,

@@ -1,4 +1,4 @@
-"""calibration: intrinsics from the live image topic (the node counterpart of ``calibration.intrinsics``).
+"""calibration: intrinsics from the live image topic (the node counterpart of ``intrinsics_cli``).
 
     ros2 run edge_rover calibration --ros-args -p size:=9x6 -p square:=0.025 -p output:=/tmp/cam.yaml
 
@@ -20,16 +20,21 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
-from calibration.boards import Board, CharucoTarget, Checkerboard
-from calibration.calibration_io import save_camera_info
-from calibration.camera_model import CalibrationError
-from calibration.frame_selection import CoverageSelector
-from calibration.image_sources import Frame
-from calibration.intrinsic_calibration import CalibrationOptions, QualityLimits, calibrate, quality_problems
-from calibration.view_collector import ViewCollector
-from common.params import ParameterValueError, ParamSpec, declare_validated
-from common.qos import RELIABLE_QOS, SENSOR_QOS
-from common.ros_conversions import image_to_bgr, stamp_to_sec
+from edge_rover.calibration.boards import Board, CharucoTarget, Checkerboard
+from edge_rover.calibration.calibration_io import save_camera_info
+from edge_rover.calibration.frame_selection import CoverageSelector
+from edge_rover.calibration.image_sources import Frame
+from edge_rover.calibration.intrinsic_calibration import (
+    CalibrationOptions,
+    QualityLimits,
+    calibrate,
+    quality_problems,
+)
+from edge_rover.calibration.view_collector import ViewCollector
+from edge_rover.common.camera_model import CalibrationError
+from edge_rover.common.params import ParameterValueError, ParamSpec, declare_validated
+from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
+from edge_rover.common.ros_conversions import image_to_bgr, stamp_to_sec
 
 PARAMS = [
     ParamSpec("image_topic", "/camera/image_raw", "sensor_msgs/Image topic to calibrate from"),

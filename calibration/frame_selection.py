@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from calibration.boards import BoardDetection
+from edge_rover.calibration.boards import BoardDetection
 
 # Range each parameter should span for a good calibration (image_pipeline's values): x, y,
 # size, skew. Size and skew count from 0, so only large / tilted views earn progress there.

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from calibration.boards import BoardDetection
-from calibration.camera_model import (
+from edge_rover.calibration.boards import BoardDetection
+from edge_rover.common.camera_model import (
     R_LINK_FROM_OPTICAL,
     CalibrationError,
     CameraExtrinsics,

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from calibration.camera_model import CalibrationError
+from edge_rover.common.camera_model import CalibrationError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".ppm")
 

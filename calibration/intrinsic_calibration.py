@@ -1,7 +1,7 @@
 """Estimate camera intrinsics from board detections (pure: numpy + OpenCV, no ROS).
 
 ``calibrate`` runs OpenCV's calibration for the chosen model and measures the reprojection
-error per view through :mod:`calibration.camera_model` (so the error is the one the rest of the
+error per view through :mod:`edge_rover.common.camera_model` (so the error is the one the rest of the
 stack will see). ``quality_problems`` lists every reason a result must not be written.
 """
 
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from calibration.boards import BoardDetection
-from calibration.camera_model import (
+from edge_rover.calibration.boards import BoardDetection
+from edge_rover.common.camera_model import (
     EQUIDISTANT,
     PLUMB_BOB,
     RATIONAL_POLYNOMIAL,

@@ -1,7 +1,7 @@
 """Image remaps built from the shared camera model: undistortion and bird's-eye (ground) views.
 
 Both are "for each output pixel, where in the camera image does it come from?" lookups, made
-with :class:`calibration.camera_model.CameraIntrinsics.project` — so a preview shows exactly what
+with :class:`edge_rover.common.camera_model.CameraIntrinsics.project` — so a preview shows exactly what
 the rest of the stack will assume, for every distortion model.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from calibration.camera_model import CameraIntrinsics, CameraRig
+from edge_rover.common.camera_model import CameraIntrinsics, CameraRig
 
 
 def _remap(image: np.ndarray, pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -10,11 +10,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from calibration.boards import BoardDetection
-from calibration.calibration_io import intrinsics_to_dict
-from calibration.frame_selection import outside_corners
-from calibration.intrinsic_calibration import IntrinsicResult
-from calibration.rectify import undistort_image
+from edge_rover.calibration.boards import BoardDetection
+from edge_rover.calibration.calibration_io import intrinsics_to_dict
+from edge_rover.calibration.frame_selection import outside_corners
+from edge_rover.calibration.intrinsic_calibration import IntrinsicResult
+from edge_rover.calibration.rectify import undistort_image
 
 
 def _error_colour(error_px: float) -> tuple[int, int, int]:

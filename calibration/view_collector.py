@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from calibration.boards import Board, BoardDetection, Skip, SkipReason, to_gray
-from calibration.frame_selection import CoverageSelector, view_parameters
-from calibration.image_sources import Frame, ImageSizeGuard
+from edge_rover.calibration.boards import Board, BoardDetection, Skip, SkipReason, to_gray
+from edge_rover.calibration.frame_selection import CoverageSelector, view_parameters
+from edge_rover.calibration.image_sources import Frame, ImageSizeGuard
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common.graph import TOPICS
+from edge_rover.common.graph import TOPICS
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def input_checks(
                         False,
                         f"{node}: nothing publishes {topic} yet",
                         f"start {spec.publisher} (same ROS_DOMAIN_ID and discovery range); "
-                        "`python -m tools.doctor` lists the whole graph",
+                        "`python -m edge_rover.tools.doctor` lists the whole graph",
                     )
                 )
             continue

@@ -11,7 +11,12 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
-from common.conventions import ANGULAR_Z_CHOICES, ANGULAR_Z_DEFAULT, ANGULAR_Z_HELP, ANGULAR_Z_PARAM
+from edge_rover.common.conventions import (
+    ANGULAR_Z_CHOICES,
+    ANGULAR_Z_DEFAULT,
+    ANGULAR_Z_HELP,
+    ANGULAR_Z_PARAM,
+)
 
 PACKAGE = "edge_rover"
 
@@ -51,12 +56,16 @@ def shared_arguments() -> list[DeclareLaunchArgument]:
 
 def angular_z_convention() -> dict[str, LaunchConfiguration]:
     """The /cmd_vel angular.z parameter for a node that writes or reads /cmd_vel."""
-    return {ANGULAR_Z_PARAM: LaunchConfiguration(ANGULAR_Z_PARAM)}
+    # The default keeps launch files of users (and tests) that build on pipeline_nodes() working
+    # without declaring shared_arguments().
+    return {ANGULAR_Z_PARAM: LaunchConfiguration(ANGULAR_Z_PARAM, default=ANGULAR_Z_DEFAULT)}
 
 
 def shared_overrides() -> dict[str, dict]:
     """Per pipeline node, the parameters that come from ``shared_arguments``."""
-    half_width = ParameterValue(LaunchConfiguration(ROVER_HALF_WIDTH_ARG), value_type=float)
+    half_width = ParameterValue(
+        LaunchConfiguration(ROVER_HALF_WIDTH_ARG, default=ROVER_HALF_WIDTH_DEFAULT), value_type=float
+    )
     return {
         "obstacle_mapper": {"rover_half_width": half_width},
         "controller": {**angular_z_convention(), "grid_inflation": half_width},

@@ -20,9 +20,9 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
 
-from calibration.camera_model import CalibrationError
-from common.graph_checks import CheckResult, Endpoint, input_checks
-from common.params import ParameterValueError
+from edge_rover.common.camera_model import CalibrationError
+from edge_rover.common.graph_checks import CheckResult, Endpoint, input_checks
+from edge_rover.common.params import ParameterValueError
 
 SELF_CHECK_DELAY_S = 5.0  # long enough for discovery on a loaded machine, short enough to be read
 

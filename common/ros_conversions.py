@@ -11,7 +11,7 @@ import numpy as np
 from builtin_interfaces.msg import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-from calibration.camera_model import CameraIntrinsics
+from edge_rover.common.camera_model import CameraIntrinsics
 
 _CHANNELS = {"bgr8": 3, "rgb8": 3, "mono8": 1, "bgra8": 4, "rgba8": 4}
 

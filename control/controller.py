@@ -24,8 +24,8 @@ from enum import IntEnum
 
 import numpy as np
 
-from common.conventions import STEERING_ANGLE
-from control.geometry import (
+from edge_rover.common.conventions import STEERING_ANGLE
+from edge_rover.control.geometry import (
     GridMap,
     arc_coordinates,
     arc_points,
@@ -36,8 +36,8 @@ from control.geometry import (
     stopping_distance,
     transform_points,
 )
-from control.params import ControllerParams
-from control.watchdog import WatchdogLimits, WatchdogState, watchdog_step
+from edge_rover.control.params import ControllerParams
+from edge_rover.control.watchdog import WatchdogLimits, WatchdogState, watchdog_step
 
 MAX_PLAUSIBLE_RANGE = 500.0  # m; obstacle positions beyond are a broken input, not an obstacle
 MAX_PLAUSIBLE_SPEED = 50.0  # m/s for obstacles, ego and desired motion

@@ -1,4 +1,4 @@
-"""Controller node: a fixed-rate loop around the pure controller core (``control.controller``).
+"""Controller node: a fixed-rate loop around the pure controller core (``edge_rover.control.controller``).
 
 Subscribes /obstacles (vision_msgs/Detection3DArray, base_link), /obstacle_map
 (nav_msgs/OccupancyGrid), /odom, /cmd_vel_in (Twist, optional), and watches
@@ -23,14 +23,14 @@ from sensor_msgs.msg import CameraInfo
 from vision_msgs.msg import Detection2DArray, Detection3DArray
 from visualization_msgs.msg import MarkerArray
 
-from common.node_runner import run_node
-from common.params import ParameterValueError, ParamSpec, declare_validated
-from common.qos import RELIABLE_QOS, SENSOR_QOS
-from common.ros_conversions import sec_to_stamp, stamp_to_sec
-from control.controller import ControlInputs, ControllerState, Obstacle, step
-from control.geometry import GridMap
-from control.params import PARAM_SPECS, ControllerParams, params_from_values
-from control.ros_conversions import (
+from edge_rover.common.node_runner import run_node
+from edge_rover.common.params import ParameterValueError, ParamSpec, declare_validated
+from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
+from edge_rover.common.ros_conversions import sec_to_stamp, stamp_to_sec
+from edge_rover.control.controller import ControlInputs, ControllerState, Obstacle, step
+from edge_rover.control.geometry import GridMap
+from edge_rover.control.params import PARAM_SPECS, ControllerParams, params_from_values
+from edge_rover.control.ros_conversions import (
     command_to_twist,
     command_to_twist_stamped,
     controller_markers,
@@ -39,7 +39,7 @@ from control.ros_conversions import (
     odometry_speed_pose,
     safety_status,
 )
-from control.velocity import VelocityEstimator
+from edge_rover.control.velocity import VelocityEstimator
 
 NODE_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(

@@ -7,8 +7,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from control.controller import Command, ControlInputs, ControllerState, Obstacle, SafetyReport, step
-from control.params import ControllerParams
+from edge_rover.control.controller import (
+    Command,
+    ControlInputs,
+    ControllerState,
+    Obstacle,
+    SafetyReport,
+    step,
+)
+from edge_rover.control.params import ControllerParams
 
 
 @dataclass

@@ -8,8 +8,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from common.conventions import ANGULAR_Z_CHOICES, ANGULAR_Z_DEFAULT, ANGULAR_Z_HELP, ANGULAR_Z_PARAM
-from common.params import ParameterValueError, ParamSpec
+from edge_rover.common.conventions import (
+    ANGULAR_Z_CHOICES,
+    ANGULAR_Z_DEFAULT,
+    ANGULAR_Z_HELP,
+    ANGULAR_Z_PARAM,
+)
+from edge_rover.common.params import ParameterValueError, ParamSpec
 
 
 @dataclass(frozen=True)

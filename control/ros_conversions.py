@@ -14,11 +14,13 @@ from std_msgs.msg import ColorRGBA
 from vision_msgs.msg import Detection3DArray
 from visualization_msgs.msg import Marker, MarkerArray
 
-from control.controller import Command, SafetyReport
-from control.geometry import GridMap, corridor_polylines
-from control.odometry import OdometryEstimate
-from control.params import ControllerParams
-from perception.obstacle_conversions import VELOCITY_RESULT_ID  # the obstacle mapper owns the convention
+from edge_rover.control.controller import Command, SafetyReport
+from edge_rover.control.geometry import GridMap, corridor_polylines
+from edge_rover.control.mcu_link.odometry import OdometryEstimate
+from edge_rover.control.params import ControllerParams
+from edge_rover.perception.mapping.obstacle_conversions import (
+    VELOCITY_RESULT_ID,  # the obstacle mapper owns the convention
+)
 
 
 def yaw_from_quaternion(q: Quaternion) -> float:

@@ -9,7 +9,7 @@ from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
-from common.launch_helpers import (
+from edge_rover.common.launch_helpers import (
     PACKAGE,
     RESPAWN_DELAY_S,
     angular_z_convention,

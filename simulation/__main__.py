@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def _render(args: argparse.Namespace) -> int:
-    from simulation.dataset import export, parse_imgsz
+    from edge_rover.simulation.dataset import export, parse_imgsz
 
     stats = export(
         Path(args.out),
@@ -29,9 +29,9 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from simulation.bag_export import make_controller
-    from simulation.closed_loop import run_scenario
-    from simulation.scenarios import find_scenario, scenario_names
+    from edge_rover.simulation.bag_export import make_controller
+    from edge_rover.simulation.closed_loop import run_scenario
+    from edge_rover.simulation.scenarios import find_scenario, scenario_names
 
     names = scenario_names() if args.scenario == "all" else [args.scenario]
     rows = []
@@ -63,8 +63,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _bag(args: argparse.Namespace) -> int:
-    from simulation.bag_export import write_scenario_bag
-    from simulation.scenarios import find_scenario
+    from edge_rover.simulation.bag_export import write_scenario_bag
+    from edge_rover.simulation.scenarios import find_scenario
 
     scenario = find_scenario(args.scenario)
     result, counts = write_scenario_bag(

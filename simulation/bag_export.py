@@ -12,13 +12,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bags.writer import BagWriter
-from common.ros_conversions import bgr_to_image, intrinsics_to_camera_info, sec_to_stamp
-from simulation.closed_loop import Observation, RunResult, default_rig, run_scenario
-from simulation.reference_controllers import OracleController, cruise_controller, stop_controller
-from simulation.renderer import Renderer, world_truth
-from simulation.ros_conversions import rover_to_odometry, rover_to_tf, truth_to_detection3d_array
-from simulation.scenarios import Scenario, ScenarioWorld
+from edge_rover.bags.writer import BagWriter
+from edge_rover.common.ros_conversions import bgr_to_image, intrinsics_to_camera_info, sec_to_stamp
+from edge_rover.simulation.closed_loop import Observation, RunResult, default_rig, run_scenario
+from edge_rover.simulation.reference_controllers import OracleController, cruise_controller, stop_controller
+from edge_rover.simulation.renderer import Renderer, world_truth
+from edge_rover.simulation.ros_conversions import rover_to_odometry, rover_to_tf, truth_to_detection3d_array
+from edge_rover.simulation.scenarios import Scenario, ScenarioWorld
 
 DEFAULT_START_S = 1_700_000_000.0
 CONTROLLERS = ("oracle", "cruise", "stop")

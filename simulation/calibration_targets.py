@@ -1,7 +1,7 @@
 """The simulator's calibration-target renderer: checkerboards seen through the shared camera model.
 
 Every pixel's ray comes from :meth:`CameraIntrinsics.unproject` (so the known K and distortion
-are exactly those of ``calibration.camera_model``), meets the board plane, and takes the board's
+are exactly those of ``edge_rover.common.camera_model``), meets the board plane, and takes the board's
 colour box-filtered over the pixel's footprint on the board (analytic anti-aliasing: edges and
 corners land where the model puts them, to a small fraction of a pixel). Uses:
 
@@ -12,8 +12,8 @@ corners land where the model puts them, to a small fraction of a pixel). Uses:
 
 CLI (images to try the calibration tools without a camera)::
 
-    python -m simulation.calibration_targets intrinsics --out /tmp/sim_calib [--video]
-    python -m simulation.calibration_targets ground --out /tmp/sim_ground --distance 1.5
+    python -m edge_rover.simulation.calibration_targets intrinsics --out /tmp/sim_calib [--video]
+    python -m edge_rover.simulation.calibration_targets ground --out /tmp/sim_ground --distance 1.5
 """
 
 from __future__ import annotations
@@ -27,15 +27,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from calibration.calibration_io import save_camera_info, save_extrinsics
-from calibration.camera_model import CameraExtrinsics, CameraIntrinsics, rotation_from_rpy
+from edge_rover.calibration.calibration_io import save_camera_info, save_extrinsics
+from edge_rover.common.camera_model import CameraExtrinsics, CameraIntrinsics, rotation_from_rpy
 
 
 @dataclass(frozen=True)
 class CheckerPattern:
     """A printed checkerboard: ``cols`` × ``rows`` INNER corners, ``square`` m, white margin.
 
-    Board frame as ``calibration.boards.Checkerboard.object_points``: origin at the first
+    Board frame as ``edge_rover.calibration.boards.Checkerboard.object_points``: origin at the first
     inner corner, x along a row (cols), y down the columns (rows), z = 0 on the surface.
     """
 
@@ -303,7 +303,7 @@ def default_sim_camera() -> CameraIntrinsics:
 
 def _main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m simulation.calibration_targets", description=__doc__.split("\n")[0]
+        prog="python -m edge_rover.simulation.calibration_targets", description=__doc__.split("\n")[0]
     )
     sub = parser.add_subparsers(dest="what", required=True)
     intr = sub.add_parser("intrinsics", help="held-board views + the true camera_info")

@@ -24,11 +24,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from calibration.calibration_io import load_camera_info, load_extrinsics
-from calibration.camera_model import CameraRig
-from simulation.dynamics import RoverState, oriented_rectangle, polygon_gap, polygons_overlap, rover_footprint
-from simulation.renderer import ObjectTruth, Renderer
-from simulation.scenarios import Scenario, ScenarioWorld, lateral_offsets
+from edge_rover.calibration.calibration_io import load_camera_info, load_extrinsics
+from edge_rover.common.camera_model import CameraRig
+from edge_rover.simulation.dynamics import (
+    RoverState,
+    oriented_rectangle,
+    polygon_gap,
+    polygons_overlap,
+    rover_footprint,
+)
+from edge_rover.simulation.renderer import ObjectTruth, Renderer
+from edge_rover.simulation.scenarios import Scenario, ScenarioWorld, lateral_offsets
 
 BRAKE_RATIO = 0.8
 VISIBLE_PIXELS = 20

@@ -21,12 +21,12 @@ import numpy as np
 import yaml
 from tqdm import tqdm
 
-from calibration.calibration_io import load_camera_info, load_extrinsics
-from calibration.camera_model import CameraRig
-from simulation.classes import CLASS_NAMES
-from simulation.randomize import jittered_rig, random_scene
-from simulation.renderer import ObjectTruth, Renderer, RenderResult
-from simulation.scene import Scene
+from edge_rover.calibration.calibration_io import load_camera_info, load_extrinsics
+from edge_rover.common.camera_model import CameraRig
+from edge_rover.simulation.classes import CLASS_NAMES
+from edge_rover.simulation.randomize import jittered_rig, random_scene
+from edge_rover.simulation.renderer import ObjectTruth, Renderer, RenderResult
+from edge_rover.simulation.scene import Scene
 
 SPLITS = {"train": 0, "val": 1}
 RIG_POOL = 16  # jittered camera mounts per export (their ray maps are computed once each)

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from simulation.closed_loop import Observation, default_rig, visible_truth
-from simulation.reference_controllers import OracleController, cruise_controller
-from simulation.renderer import Renderer
-from simulation.scenarios import ScenarioWorld, find_scenario
+from edge_rover.simulation.closed_loop import Observation, default_rig, visible_truth
+from edge_rover.simulation.reference_controllers import OracleController, cruise_controller
+from edge_rover.simulation.renderer import Renderer
+from edge_rover.simulation.scenarios import ScenarioWorld, find_scenario
 
 
 def scenario_frames(

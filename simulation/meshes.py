@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from simulation.classes import DEFAULT_SIZES
+from edge_rover.simulation.classes import DEFAULT_SIZES
 
 
 @dataclass(frozen=True)

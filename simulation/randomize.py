@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from calibration.camera_model import CameraExtrinsics, CameraRig
-from simulation.classes import DEFAULT_SIZES
-from simulation.scene import GroundDecal, Lighting, Scene, SceneObject
-from simulation.textures import GROUND_KINDS
+from edge_rover.common.camera_model import CameraExtrinsics, CameraRig
+from edge_rover.simulation.classes import DEFAULT_SIZES
+from edge_rover.simulation.scene import GroundDecal, Lighting, Scene, SceneObject
+from edge_rover.simulation.textures import GROUND_KINDS
 
 # Relative frequency of each class among the labelled objects of a random scene.
 CLASS_WEIGHTS = {"person": 0.34, "bicycle": 0.14, "car": 0.18, "traffic_cone": 0.17, "box": 0.17}

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from simulation.closed_loop import Observation
-from simulation.dynamics import RoverLimits
+from edge_rover.simulation.closed_loop import Observation
+from edge_rover.simulation.dynamics import RoverLimits
 
 
 def cruise_controller(obs: Observation) -> tuple[float, float]:

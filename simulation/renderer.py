@@ -1,6 +1,6 @@
 """Procedural camera renderer: ground, sky, shadows, obstacles, lens and sensor effects.
 
-Everything is projected through ``calibration.camera_model`` (intrinsics with distortion and
+Everything is projected through ``edge_rover.common.camera_model`` (intrinsics with distortion and
 extrinsics), so the simulated camera has exactly the geometry perception assumes. Speed comes
 from work done once per rig: the per-pixel rays (``CameraRig.pixel_rays_in_base`` on the pixel
 grid), their ground intersections, texture pyramid levels, sky gradient and headlight pattern.
@@ -17,11 +17,11 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from calibration.camera_model import CameraRig
-from simulation.classes import CLASS_IDS
-from simulation.meshes import Mesh, object_mesh
-from simulation.scene import Lighting, Scene, SceneObject
-from simulation.textures import TEXTURE_SIZE, ground_texture
+from edge_rover.common.camera_model import CameraRig
+from edge_rover.simulation.classes import CLASS_IDS
+from edge_rover.simulation.meshes import Mesh, object_mesh
+from edge_rover.simulation.scene import Lighting, Scene, SceneObject
+from edge_rover.simulation.textures import TEXTURE_SIZE, ground_texture
 
 MAX_GROUND_RANGE = 150.0  # m; beyond this the ground is sky/horizon haze
 NEAR_PLANE = 0.05  # m in front of the optical centre

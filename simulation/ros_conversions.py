@@ -11,9 +11,11 @@ from rosgraph_msgs.msg import Clock
 from tf2_msgs.msg import TFMessage
 from vision_msgs.msg import Detection3D, Detection3DArray, ObjectHypothesisWithPose
 
-from perception.obstacle_conversions import VELOCITY_RESULT_ID  # one definition of the convention
-from simulation.dynamics import RoverState
-from simulation.renderer import ObjectTruth
+from edge_rover.perception.mapping.obstacle_conversions import (
+    VELOCITY_RESULT_ID,  # one definition of the convention
+)
+from edge_rover.simulation.dynamics import RoverState
+from edge_rover.simulation.renderer import ObjectTruth
 
 
 def yaw_to_quaternion(yaw: float) -> Quaternion:

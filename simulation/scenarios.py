@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from simulation.classes import CLASS_NAMES, DEFAULT_SIZES, DISTRACTOR_KINDS
-from simulation.dynamics import (
+from edge_rover.simulation.classes import CLASS_NAMES, DEFAULT_SIZES, DISTRACTOR_KINDS
+from edge_rover.simulation.dynamics import (
     Motion,
     ObstacleState,
     RoverLimits,
@@ -25,9 +25,9 @@ from simulation.dynamics import (
     step_obstacle,
     step_rover,
 )
-from simulation.randomize import LIGHTING_KINDS, random_lighting
-from simulation.scene import GroundDecal, Lighting, Scene, SceneObject
-from simulation.textures import GROUND_KINDS
+from edge_rover.simulation.randomize import LIGHTING_KINDS, random_lighting
+from edge_rover.simulation.scene import GroundDecal, Lighting, Scene, SceneObject
+from edge_rover.simulation.textures import GROUND_KINDS
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "config" / "scenarios"
 SUCCESS_KINDS = ("stop_before", "pass", "no_braking")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulation.classes import CLASS_IDS, DEFAULT_SIZES
+from edge_rover.simulation.classes import CLASS_IDS, DEFAULT_SIZES
 
 
 @dataclass(frozen=True)

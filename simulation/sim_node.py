@@ -27,27 +27,27 @@ from sensor_msgs.msg import CameraInfo, Image
 from tf2_msgs.msg import TFMessage
 from vision_msgs.msg import Detection2DArray, Detection3DArray
 
-from calibration.calibration_io import load_camera_info, load_extrinsics
-from calibration.camera_model import CalibrationError, CameraRig
-from common.conventions import (
+from edge_rover.calibration.calibration_io import load_camera_info, load_extrinsics
+from edge_rover.common.camera_model import CalibrationError, CameraRig
+from edge_rover.common.conventions import (
     ANGULAR_Z_CHOICES,
     ANGULAR_Z_DEFAULT,
     ANGULAR_Z_HELP,
     ANGULAR_Z_PARAM,
     STEERING_ANGLE,
 )
-from common.params import ParameterValueError, ParamSpec, declare_validated
-from common.qos import CLOCK_QOS, RELIABLE_QOS, SENSOR_QOS
-from common.ros_conversions import bgr_to_image, intrinsics_to_camera_info, sec_to_stamp
-from simulation.closed_loop import MetricsTracker, visible_truth
-from simulation.renderer import Renderer, world_truth
-from simulation.ros_conversions import (
+from edge_rover.common.params import ParameterValueError, ParamSpec, declare_validated
+from edge_rover.common.qos import CLOCK_QOS, RELIABLE_QOS, SENSOR_QOS
+from edge_rover.common.ros_conversions import bgr_to_image, intrinsics_to_camera_info, sec_to_stamp
+from edge_rover.simulation.closed_loop import MetricsTracker, visible_truth
+from edge_rover.simulation.renderer import Renderer, world_truth
+from edge_rover.simulation.ros_conversions import (
     clock_message,
     rover_to_odometry,
     rover_to_tf,
     truth_to_detection3d_array,
 )
-from simulation.scenarios import ScenarioError, ScenarioWorld, find_scenario
+from edge_rover.simulation.scenarios import ScenarioError, ScenarioWorld, find_scenario
 
 _PKG = "package://edge_rover/config"
 SPECS = [

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from common.ros_domain import claim_domain_id
+from edge_rover.common.ros_domain import claim_domain_id
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -39,6 +39,7 @@ def _refresh_installed_package() -> None:
     sources = [
         p
         for top in (
+            "edge_rover",
             "common",
             "perception",
             "control",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from common.processes import stop_process_group
+from edge_rover.common.processes import stop_process_group
 
 
 @pytest.fixture

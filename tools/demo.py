@@ -28,12 +28,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bags.reader import BagError, bag_info
-from common.graph import RECORDED_TOPICS
-from common.processes import stop_process_group
-from common.ros_domain import claim_domain_id
-from tools.report import make_report, print_summary
-from tools.run_outcome import (
+from edge_rover.bags.reader import BagError, bag_info
+from edge_rover.common.graph import RECORDED_TOPICS
+from edge_rover.common.processes import stop_process_group
+from edge_rover.common.ros_domain import claim_domain_id
+from edge_rover.tools.report import make_report, print_summary
+from edge_rover.tools.run_outcome import (
     COULD_NOT_RUN,
     combined_exit_code,
     node_failures,
@@ -90,7 +90,7 @@ def run_scenario(
     name_or_path: str, domain_id: int | None = None, progress: bool = True, out: Path = OUT
 ) -> dict:
     """One scenario (a name from config/scenarios or a YAML path) through the graph."""
-    from simulation.scenarios import load_scenario, scenario_path
+    from edge_rover.simulation.scenarios import load_scenario, scenario_path
 
     # The simulator is handed the file's absolute path, so the installed node reads the very file
     # the demo found (a name resolved in the source tree need not exist in the package share).
@@ -145,8 +145,8 @@ def finish(run_dir: Path, metrics: dict | None, rc: int) -> dict:
     summary["exit_code"] = rc
     summary["log"] = str(run_dir / "launch.log")
     try:
-        from tools.report import load_run
-        from tools.rerun_export import export
+        from edge_rover.tools.report import load_run
+        from edge_rover.tools.rerun_export import export
 
         export(
             load_run(run_dir / "bag", max_frames=100_000, frame_stride=1, grid_stride=1), run_dir / "run.rrd"
@@ -184,7 +184,7 @@ def _cell(value: object, digits: int = 2) -> str:
 
 
 def run_all(parallel: int, out: Path = OUT) -> int:
-    from simulation.scenarios import scenario_names
+    from edge_rover.simulation.scenarios import scenario_names
 
     names = scenario_names()
     print(f"demo: running {len(names)} scenarios, {parallel} at a time")

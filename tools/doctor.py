@@ -1,4 +1,4 @@
-"""`python -m tools.doctor`: what is wrong with the running graph, each line with its fix.
+"""`python -m edge_rover.tools.doctor`: what is wrong with the running graph, each line with its fix.
 
 Listens for a few seconds, then reports per expected topic its publishers/subscribers and QoS
 compatibility, whether camera_info matches the images, every node's diagnostics (model sha256,
@@ -19,10 +19,10 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
-from common.graph import TOPICS
-from common.graph_checks import Endpoint
-from common.qos import RELIABLE_QOS, SENSOR_QOS
-from tools.doctor_checks import GraphSnapshot, run_checks
+from edge_rover.common.graph import TOPICS
+from edge_rover.common.graph_checks import Endpoint
+from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
+from edge_rover.tools.doctor_checks import GraphSnapshot, run_checks
 
 OWN_NODE = "edge_rover_doctor"
 

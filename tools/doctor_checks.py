@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from common.graph import TOPICS, TopicSpec
-from common.graph_checks import CheckResult, Endpoint, check_clock, check_qos
+from edge_rover.common.graph import TOPICS, TopicSpec
+from edge_rover.common.graph_checks import CheckResult, Endpoint, check_clock, check_qos
 
 
 @dataclass

@@ -5,8 +5,10 @@ MCAP, the rover driven by the ground-truth oracle controller. ``--procedural`` w
 procedural scene instead (a textured ground and a box moving toward the camera), used by tests
 that need a bag in well under a second.
 
-    python -m tools.make_sample_bag --out out/sample_bag [--scenario pedestrian_crossing --seconds 8]
-    python -m tools.make_sample_bag --procedural --out out/tiny_bag [--seconds 6 --fps 15 --size 640x480]
+    python -m edge_rover.tools.make_sample_bag --out out/sample_bag \
+        [--scenario pedestrian_crossing --seconds 8]
+    python -m edge_rover.tools.make_sample_bag --procedural --out out/tiny_bag \
+        [--seconds 6 --fps 15 --size 640x480]
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from bags.writer import BagWriter
-from calibration.calibration_io import load_camera_info
-from common.ros_conversions import bgr_to_image, intrinsics_to_camera_info, sec_to_stamp
+from edge_rover.bags.writer import BagWriter
+from edge_rover.calibration.calibration_io import load_camera_info
+from edge_rover.common.ros_conversions import bgr_to_image, intrinsics_to_camera_info, sec_to_stamp
 
 DEFAULT_START_S = 1_700_000_000.0  # a fixed epoch: the same bag byte-for-byte each time
 
@@ -73,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         width, height = (int(v) for v in args.size.lower().split("x"))
         path = write_procedural_bag(args.out, args.seconds, args.fps, width, height)
     else:
-        from simulation.bag_export import write_scenario_bag
-        from simulation.scenarios import find_scenario
+        from edge_rover.simulation.bag_export import write_scenario_bag
+        from edge_rover.simulation.scenarios import find_scenario
 
         _, counts = write_scenario_bag(
             find_scenario(args.scenario), args.out, duration_s=args.seconds, overwrite=True

@@ -4,10 +4,11 @@ What RViz shows with ``rviz/edge_rover.rviz`` on a replay is ``/obstacles/marker
 ``/obstacle_map`` in ``base_link``; this checks those (and ``/obstacles``) against the bag's
 ``/sim/ground_truth``, without RViz:
 
-    python -m tools.mapper_replay --scenario obstacle_beside_path --seconds 3 --plot out/mapper_replay
-    python -m tools.mapper_replay --bag out/runs/pedestrian_crossing/bag --plot out/mapper_replay
+    python -m edge_rover.tools.mapper_replay --scenario obstacle_beside_path --seconds 3 \
+        --plot out/mapper_replay
+    python -m edge_rover.tools.mapper_replay --bag out/runs/pedestrian_crossing/bag --plot out/mapper_replay
 
-Without ``--bag`` it writes a simulator bag first (``simulation.bag_export.write_scenario_bag``:
+Without ``--bag`` it writes a simulator bag first (``edge_rover.simulation.bag_export.write_scenario_bag``:
 camera images, camera_info, odometry, ground truth; oracle-driven). Then the shipped detector and
 the obstacle mapper run as real nodes (in this process, one executor, real DDS, ``use_sim_time``)
 and a player publishes the bag frame by frame, lock-step: ``/clock``, ``/camera/camera_info``,
@@ -49,7 +50,7 @@ class TruthObject:
 
 @dataclass
 class MapperOutput:
-    obstacles: list  # perception.obstacle_types.TrackedObstacle decoded from /obstacles
+    obstacles: list  # edge_rover.perception.mapping.obstacle_types.TrackedObstacle decoded from /obstacles
     cubes: list[tuple[float, float, float, float]]  # /obstacles/markers boxes: x, y, size x, size y
     arrows: list[tuple[float, float, float, float]]  # velocity arrows: start x, y, end x, y
     grid: np.ndarray  # int8 (rows, cols)
@@ -94,8 +95,8 @@ class Comparison:
 
 
 def write_simulator_bag(scenario: str, out: Path, seconds: float) -> Path:
-    from simulation.bag_export import write_scenario_bag
-    from simulation.scenarios import find_scenario
+    from edge_rover.simulation.bag_export import write_scenario_bag
+    from edge_rover.simulation.scenarios import find_scenario
 
     write_scenario_bag(find_scenario(scenario), out, duration_s=seconds, overwrite=True)
     return out
@@ -125,7 +126,7 @@ def truth_from_msg(msg) -> list[TruthObject]:
 def _output_from_msgs(obstacles_msg, markers_msg, grid_msg) -> MapperOutput:
     from visualization_msgs.msg import Marker
 
-    from perception.obstacle_conversions import obstacles_from_msg
+    from edge_rover.perception.mapping.obstacle_conversions import obstacles_from_msg
 
     cubes, arrows = [], []
     for m in markers_msg.markers:
@@ -170,11 +171,11 @@ def replay_through_nodes(
     from vision_msgs.msg import Detection3DArray
     from visualization_msgs.msg import MarkerArray
 
-    from bags.reader import read_messages
-    from common.qos import CLOCK_QOS, SENSOR_QOS
-    from common.ros_conversions import image_to_bgr, stamp_to_sec
-    from perception.detector_node import DetectorNode
-    from perception.obstacle_mapper_node import ObstacleMapperNode
+    from edge_rover.bags.reader import read_messages
+    from edge_rover.common.qos import CLOCK_QOS, SENSOR_QOS
+    from edge_rover.common.ros_conversions import image_to_bgr, stamp_to_sec
+    from edge_rover.perception.detection.detector_node import DetectorNode
+    from edge_rover.perception.mapping.obstacle_mapper_node import ObstacleMapperNode
 
     types = {
         "/camera/camera_info": CameraInfo,

@@ -1,6 +1,6 @@
 """Run report from a recorded bag: HTML page + PNG plots + annotated GIF + a terminal summary.
 
-    python -m tools.report out/last_run --out out/report [--metrics out/last_run_metrics.json]
+    python -m edge_rover.tools.report out/last_run --out out/report [--metrics out/last_run_metrics.json]
 
 Reads /safety/status (controller state, TTC, gap, brake, latency), /cmd_vel, /odom,
 /camera/image_raw + /detections (annotated GIF), /obstacles and /sim/ground_truth (bird's-eye).
@@ -27,9 +27,9 @@ from PIL import Image as PILImage
 from rclpy.serialization import deserialize_message
 from rosidl_runtime_py.utilities import get_message
 
-from bags.reader import read_messages
-from common.ros_conversions import image_to_bgr, stamp_to_sec
-from control.ros_conversions import STAGE_KEYS
+from edge_rover.bags.reader import read_messages
+from edge_rover.common.ros_conversions import image_to_bgr, stamp_to_sec
+from edge_rover.control.ros_conversions import STAGE_KEYS
 
 # The controller's /safety/status `state` vocabulary, in order of severity.
 STATES = list(STAGE_KEYS.values())

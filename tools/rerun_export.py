@@ -1,6 +1,6 @@
 """Write a Rerun recording (.rrd) of a run, for viewing off the robot where RViz is not installed.
 
-    python -m tools.rerun_export out/last_run --out out/last_run.rrd
+    python -m edge_rover.tools.rerun_export out/last_run --out out/last_run.rrd
     rerun out/last_run.rrd        # opens the viewer (rerun-sdk, optional extra)
 
 One shared timeline "time" (seconds from the start of the run): camera frames with detection
@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tools.report import RunSeries, _float, load_run
+from edge_rover.tools.report import RunSeries, _float, load_run
 
 os.environ.setdefault("RERUN_DISABLE_ANALYTICS", "1")  # offline: never phone home
 

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from perception.detection.types import BackendUnavailableError, ModelLoadError
+from edge_rover.perception.detection.types import BackendUnavailableError, ModelLoadError
 
 BACKENDS = ("auto", "onnxruntime", "openvino", "tensorrt", "ultralytics")
 OPENVINO_IR_SUFFIX = "_openvino"  # model.onnx → model_openvino.xml + .bin (+ its card) beside it
@@ -39,7 +39,7 @@ def openvino_ir_for(model_path: Path) -> Path:
 
 def openvino_ir_complete(xml_path: Path) -> bool:
     """An IR counts only with its weights and its card (the card's sha256 is what makes it shippable)."""
-    from perception.detection.model_card import card_path_for
+    from edge_rover.perception.detection.model_card import card_path_for
 
     return xml_path.is_file() and xml_path.with_suffix(".bin").is_file() and card_path_for(xml_path).is_file()
 

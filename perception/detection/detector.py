@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perception.detection.backends import (
+from edge_rover.perception.detection.backends import (
     BACKENDS,
     Backend,
     BackendChoice,
@@ -23,16 +23,16 @@ from perception.detection.backends import (
     names_from_metadata,
     resolve_backend,
 )
-from perception.detection.model_card import (
+from edge_rover.perception.detection.model_card import (
     ModelCard,
     card_path_for,
     load_class_list,
     load_model_card,
     verify_sha256,
 )
-from perception.detection.postprocess import ClassMapping, as_channels_first, decode
-from perception.detection.preprocess import Letterbox, as_bgr, letterbox, letterbox_bgr
-from perception.detection.types import (
+from edge_rover.perception.detection.postprocess import ClassMapping, as_channels_first, decode
+from edge_rover.perception.detection.preprocess import Letterbox, as_bgr, letterbox, letterbox_bgr
+from edge_rover.perception.detection.types import (
     DetectionResult,
     Detections,
     FrameError,
@@ -153,7 +153,7 @@ class Detector:
         try:
             from ultralytics import YOLO
         except ImportError as err:
-            from perception.detection.types import BackendUnavailableError
+            from edge_rover.perception.detection.types import BackendUnavailableError
 
             raise BackendUnavailableError(
                 "backend 'ultralytics' (reference only) needs the train extra: requirements/train.txt"

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import yaml
 
-from perception.detection.postprocess import box_iou
+from edge_rover.perception.detection.postprocess import box_iou
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")

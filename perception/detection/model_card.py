@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from perception.detection.types import ModelLoadError
+from edge_rover.perception.detection.types import ModelLoadError
 
 
 @dataclass(frozen=True)

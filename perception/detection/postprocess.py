@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from perception.detection.types import FrameError
+from edge_rover.perception.detection.types import FrameError
 
 MAX_CANDIDATES = 3000  # like ultralytics max_nms: cap the NMS input on pathological frames
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from perception.detection.types import FrameError
+from edge_rover.perception.detection.types import FrameError
 
 PAD_VALUE = 114
 YOLO_STRIDE = 32

@@ -11,7 +11,7 @@ import numpy as np
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
-from perception.detection.types import Detections
+from edge_rover.perception.detection.types import Detections
 
 
 def detections_to_msg(detections: Detections, header: Header) -> Detection2DArray:

@@ -11,10 +11,10 @@ from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2D, Detection2DArray
 
-from bags.reader import BagError, bag_info, read_messages
-from bags.replay import ReplayClock
-from bags.writer import BagWriter
-from common.ros_conversions import bgr_to_image, image_to_bgr, sec_to_stamp
+from edge_rover.bags.reader import BagError, bag_info, read_messages
+from edge_rover.bags.replay import ReplayClock
+from edge_rover.bags.writer import BagWriter
+from edge_rover.common.ros_conversions import bgr_to_image, image_to_bgr, sec_to_stamp
 
 
 def _write_bag(path: Path, storage: str, frames: int = 20) -> None:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bags.reader import bag_info, read_messages
+from edge_rover.bags.reader import bag_info, read_messages
+from edge_rover.tools.make_sample_bag import write_procedural_bag
 from tests.ros_helpers import running_process
-from tools.make_sample_bag import write_procedural_bag
 
 pytestmark = pytest.mark.ros
 

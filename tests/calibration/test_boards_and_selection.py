@@ -5,9 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calibration.board_image import charuco_image, checkerboard_image, main
-from calibration.boards import BoardDetection, CharucoTarget, Checkerboard, SkipReason
-from calibration.frame_selection import CoverageSelector, ViewParameters, coverage_progress, view_parameters
+from edge_rover.calibration.board_image import charuco_image, checkerboard_image, main
+from edge_rover.calibration.boards import BoardDetection, CharucoTarget, Checkerboard, SkipReason
+from edge_rover.calibration.frame_selection import (
+    CoverageSelector,
+    ViewParameters,
+    coverage_progress,
+    view_parameters,
+)
 
 
 def test_printable_checkerboard_is_detected_at_the_printed_scale(tmp_path) -> None:
@@ -84,7 +89,7 @@ def test_selector_drops_repeats_and_tracks_coverage() -> None:
 
 
 def test_incomplete_coverage_gives_a_hint_per_parameter() -> None:
-    from calibration.intrinsics import coverage_hints
+    from edge_rover.calibration.intrinsics_cli import coverage_hints
 
     hints = coverage_hints({"x": 1.0, "y": 0.52, "size": 1.0, "skew": 0.3})
     assert len(hints) == 2

@@ -7,8 +7,8 @@ from pathlib import Path
 import cv2
 import pytest
 
-from calibration.calibration_io import load_camera_info
-from simulation.calibration_targets import (
+from edge_rover.calibration.calibration_io import load_camera_info
+from edge_rover.simulation.calibration_targets import (
     CheckerPattern,
     TargetRenderer,
     default_sim_camera,
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.ros
 def _node(context, **overrides):
     from rclpy.parameter import Parameter
 
-    from calibration.calibration_node import CalibrationNode
+    from edge_rover.calibration.calibration_node import CalibrationNode
 
     params = [Parameter(name, value=value) for name, value in overrides.items()]
     return CalibrationNode(context=context, parameter_overrides=params)
@@ -34,8 +34,8 @@ def test_node_calibrates_from_the_image_topic_and_writes_the_yaml(ros_context, t
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import Image
 
-    from common.qos import RELIABLE_QOS, SENSOR_QOS
-    from common.ros_conversions import bgr_to_image, sec_to_stamp
+    from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
+    from edge_rover.common.ros_conversions import bgr_to_image, sec_to_stamp
 
     camera = default_sim_camera()
     pattern = CheckerPattern(9, 6, 0.04, 0.04)
@@ -82,7 +82,7 @@ def test_node_calibrates_from_the_image_topic_and_writes_the_yaml(ros_context, t
     ],
 )
 def test_bad_parameters_stop_the_node_with_one_clear_error(ros_context, overrides, message: str) -> None:
-    from common.params import ParameterValueError
+    from edge_rover.common.params import ParameterValueError
 
     with pytest.raises(ParameterValueError, match=message):
         _node(ros_context, **overrides)

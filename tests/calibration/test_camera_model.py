@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from calibration.calibration_io import (
+from edge_rover.calibration.calibration_io import (
     extrinsics_from_dict,
     intrinsics_from_dict,
     intrinsics_to_dict,
@@ -11,7 +11,7 @@ from calibration.calibration_io import (
     load_extrinsics,
     save_camera_info,
 )
-from calibration.camera_model import (
+from edge_rover.common.camera_model import (
     CalibrationError,
     CameraExtrinsics,
     CameraIntrinsics,

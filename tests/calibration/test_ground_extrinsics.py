@@ -11,18 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
-from calibration.boards import BoardDetection, Checkerboard
-from calibration.calibration_io import load_extrinsics, save_camera_info
-from calibration.camera_model import (
-    R_LINK_FROM_OPTICAL,
-    CalibrationError,
-    CameraExtrinsics,
-    CameraIntrinsics,
-    CameraRig,
-    rotation_from_rpy,
-)
-from calibration.extrinsics import main
-from calibration.ground_extrinsics import (
+from edge_rover.calibration.boards import BoardDetection, Checkerboard
+from edge_rover.calibration.calibration_io import load_extrinsics, save_camera_info
+from edge_rover.calibration.extrinsics_cli import main
+from edge_rover.calibration.ground_extrinsics import (
     OPTICAL_RPY_IN_LINK,
     BoardPose,
     GroundBoardPlacement,
@@ -32,8 +24,16 @@ from calibration.ground_extrinsics import (
     solve_board_pose,
     static_transform_command,
 )
-from calibration.rectify import GroundView, birdseye_image
-from simulation.calibration_targets import (
+from edge_rover.calibration.rectify import GroundView, birdseye_image
+from edge_rover.common.camera_model import (
+    R_LINK_FROM_OPTICAL,
+    CalibrationError,
+    CameraExtrinsics,
+    CameraIntrinsics,
+    CameraRig,
+    rotation_from_rpy,
+)
+from edge_rover.simulation.calibration_targets import (
     CheckerPattern,
     TargetRenderer,
     default_sim_camera,

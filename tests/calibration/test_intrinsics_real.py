@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import yaml
 
-from calibration.boards import Checkerboard, Skip, SkipReason, to_gray
-from calibration.calibration_io import load_camera_info
-from calibration.frame_selection import CoverageSelector
-from calibration.image_sources import FolderSource
-from calibration.intrinsic_calibration import calibrate, quality_problems
-from calibration.intrinsics import collect_views, main
+from edge_rover.calibration.boards import Checkerboard, Skip, SkipReason, to_gray
+from edge_rover.calibration.calibration_io import load_camera_info
+from edge_rover.calibration.frame_selection import CoverageSelector
+from edge_rover.calibration.image_sources import FolderSource
+from edge_rover.calibration.intrinsic_calibration import calibrate, quality_problems
+from edge_rover.calibration.intrinsics_cli import collect_views, main
 
 BOARD = Checkerboard(9, 6, 0.025)
 

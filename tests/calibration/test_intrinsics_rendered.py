@@ -1,6 +1,6 @@
 """Intrinsic calibration on rendered boards with a known camera (the simulator's target renderer).
 
-The renderer draws through ``calibration.camera_model`` with known K and distortion, so the
+The renderer draws through ``edge_rover.common.camera_model`` with known K and distortion, so the
 calibration must give them back: K within 1 %, and the distortion it models (the pixel shift
 it applies across the image) within 1 % of the true shift.
 """
@@ -14,15 +14,15 @@ import cv2
 import numpy as np
 import pytest
 
-from calibration.boards import BoardDetection, CharucoTarget, Checkerboard, SkipReason
-from calibration.calibration_io import load_camera_info
-from calibration.camera_model import CalibrationError, CameraIntrinsics
-from calibration.frame_selection import CoverageSelector
-from calibration.image_sources import Frame, ImageSizeGuard, VideoSource
-from calibration.intrinsic_calibration import CalibrationOptions, IntrinsicResult, calibrate
-from calibration.intrinsics import collect_views, main
-from calibration.rectify import undistort_image
-from simulation.calibration_targets import (
+from edge_rover.calibration.boards import BoardDetection, CharucoTarget, Checkerboard, SkipReason
+from edge_rover.calibration.calibration_io import load_camera_info
+from edge_rover.calibration.frame_selection import CoverageSelector
+from edge_rover.calibration.image_sources import Frame, ImageSizeGuard, VideoSource
+from edge_rover.calibration.intrinsic_calibration import CalibrationOptions, IntrinsicResult, calibrate
+from edge_rover.calibration.intrinsics_cli import collect_views, main
+from edge_rover.calibration.rectify import undistort_image
+from edge_rover.common.camera_model import CalibrationError, CameraIntrinsics
+from edge_rover.simulation.calibration_targets import (
     CheckerPattern,
     TargetRenderer,
     default_sim_camera,

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from common.params import ParameterValueError, ParamSpec, check_all
+from edge_rover.common.params import ParameterValueError, ParamSpec, check_all
 
 
 def test_param_spec_reports_each_problem() -> None:

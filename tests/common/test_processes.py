@@ -1,4 +1,4 @@
-"""common.processes: the one way our tools stop what they started."""
+"""edge_rover.common.processes: the one way our tools stop what they started."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from common.processes import stop_process_group, stop_process_groups
+from edge_rover.common.processes import stop_process_group, stop_process_groups
 
 READY = "print('ready', flush=True)\ntime.sleep(60)"
 POLITE = "import signal, sys, time\nsignal.signal(signal.SIGINT, lambda *_: sys.exit(3))\n" + READY

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from common.graph_checks import Endpoint, input_checks
+from edge_rover.common.graph_checks import Endpoint, input_checks
 
 SENSOR_SUB = Endpoint("detector", "", reliable=False)
 RELIABLE_SUB = Endpoint("detector", "", reliable=True)
@@ -48,8 +48,8 @@ def test_real_node_self_check_sees_a_qos_mismatch_on_real_dds(ros_context: objec
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import Image
 
-    from common.node_runner import schedule_self_check, self_check
-    from common.qos import RELIABLE_QOS, SENSOR_QOS
+    from edge_rover.common.node_runner import schedule_self_check, self_check
+    from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
     from tests.ros_helpers import spin_until
 
     camera = rclpy.create_node("camera", context=ros_context)

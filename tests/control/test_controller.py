@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from common.params import ParameterValueError
-from control.controller import (
+from edge_rover.common.params import ParameterValueError
+from edge_rover.control.controller import (
     ControlInputs,
     ControllerState,
     Obstacle,
@@ -20,7 +20,7 @@ from control.controller import (
     obstacle_discs,
     step,
 )
-from control.geometry import (
+from edge_rover.control.geometry import (
     GridMap,
     arc_coordinates,
     arc_points,
@@ -28,9 +28,9 @@ from control.geometry import (
     steering_to_curvature,
     stopping_distance,
 )
-from control.kinematic_loop import Loop, WorldObstacle
-from control.params import ControllerParams, params_from_values
-from control.watchdog import WatchdogState
+from edge_rover.control.kinematic_loop import Loop, WorldObstacle
+from edge_rover.control.params import ControllerParams, params_from_values
+from edge_rover.control.watchdog import WatchdogState
 
 P = ControllerParams()
 NO_STEER = replace(P, num_arcs=1)

@@ -16,8 +16,8 @@ from sensor_msgs.msg import CameraInfo
 from vision_msgs.msg import Detection2DArray, Detection3D, Detection3DArray
 from visualization_msgs.msg import MarkerArray
 
-from common.qos import RELIABLE_QOS, SENSOR_QOS
-from control.controller_node import ControllerNode
+from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
+from edge_rover.control.controller_node import ControllerNode
 from tests.ros_helpers import spin_until
 
 pytestmark = pytest.mark.ros

@@ -7,13 +7,13 @@ import yaml
 
 pytest.importorskip("rclpy")
 
-from control.param_docs import files
-from control.params import params_from_values
+from edge_rover.control.param_docs import files
+from edge_rover.control.params import params_from_values
 
 
 def test_config_files_are_generated_from_the_tables() -> None:
     for path, text in files().items():
-        assert path.read_text() == text, f"{path.name} drifted: run python -m control.param_docs"
+        assert path.read_text() == text, f"{path.name} drifted: run python -m edge_rover.control.param_docs"
 
 
 def test_controller_yaml_values_are_valid() -> None:
@@ -24,13 +24,13 @@ def test_controller_yaml_values_are_valid() -> None:
 
 
 def test_readme_parameter_tables_are_current() -> None:
-    from control.controller_node import NODE_SPECS
-    from control.param_docs import ROOT, markdown_table
-    from control.params import PARAM_SPECS
-    from control.serial_bridge_node import PARAM_SPECS as BRIDGE_SPECS
+    from edge_rover.control.controller_node import NODE_SPECS
+    from edge_rover.control.mcu_link.serial_bridge_node import PARAM_SPECS as BRIDGE_SPECS
+    from edge_rover.control.param_docs import ROOT, markdown_table
+    from edge_rover.control.params import PARAM_SPECS
 
     readme = (ROOT / "README.md").read_text()
     assert markdown_table((*PARAM_SPECS, *NODE_SPECS)) in readme, (
-        "run python -m control.param_docs --markdown"
+        "run python -m edge_rover.control.param_docs --markdown"
     )
     assert markdown_table(BRIDGE_SPECS) in readme

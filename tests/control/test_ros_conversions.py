@@ -12,13 +12,13 @@ pytest.importorskip("rclpy")
 from nav_msgs.msg import OccupancyGrid
 from vision_msgs.msg import Detection3D, Detection3DArray, ObjectHypothesisWithPose
 
-from control.ros_conversions import (
+from edge_rover.control.ros_conversions import (
     detections_to_rows,
     occupancy_to_grid,
     quaternion_from_yaw,
     yaw_from_quaternion,
 )
-from control.velocity import VelocityEstimator
+from edge_rover.control.velocity import VelocityEstimator
 
 
 def _hypothesis(class_id: str, score: float, x: float = 0.0, y: float = 0.0) -> ObjectHypothesisWithPose:

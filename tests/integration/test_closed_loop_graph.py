@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from common.graph import TOPICS
+from edge_rover.common.graph import TOPICS
 from tests.ros_helpers import running_process, shared_memory_transport, spin_until
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -21,7 +21,7 @@ def test_rover_stops_for_the_crossing_pedestrian_through_the_real_graph(ros_cont
     from rclpy.executors import SingleThreadedExecutor
     from rosidl_runtime_py.utilities import get_message
 
-    from common.qos import SENSOR_QOS
+    from edge_rover.common.qos import SENSOR_QOS
 
     metrics_path = tmp_path / "metrics.json"
     node = rclpy.create_node("graph_probe", context=ros_context)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tools.demo import run_graph
-from tools.run_outcome import COULD_NOT_RUN, node_failures, scenario_outcome
+from edge_rover.tools.demo import run_graph
+from edge_rover.tools.run_outcome import COULD_NOT_RUN, node_failures, scenario_outcome
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _demo(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["timeout", "-k", "10", str(int(timeout)), sys.executable, "-m", "tools.demo", *args],
+        ["timeout", "-k", "10", str(int(timeout)), sys.executable, "-m", "edge_rover.tools.demo", *args],
         cwd=ROOT, capture_output=True, text=True, env=os.environ.copy(), timeout=timeout + 20,
     )  # fmt: skip
 

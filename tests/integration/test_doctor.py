@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from common.graph import TOPICS
-from common.graph_checks import Endpoint, check_qos
+from edge_rover.common.graph import TOPICS
+from edge_rover.common.graph_checks import Endpoint, check_qos
+from edge_rover.tools.doctor_checks import GraphSnapshot, check_camera_info, check_sim_time, check_topic
 from tests.ros_helpers import running_process, spin_until
-from tools.doctor_checks import GraphSnapshot, check_camera_info, check_sim_time, check_topic
 
 
 def test_qos_mismatch_is_reported_with_the_fix() -> None:
@@ -49,7 +49,7 @@ def test_doctor_finds_a_reliable_subscriber_on_best_effort_images(ros_context, t
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import Image
 
-    from common.qos import RELIABLE_QOS
+    from edge_rover.common.qos import RELIABLE_QOS
 
     # Two different frames: a folder of one image looped is a frozen camera (not published).
     for i in range(2):
@@ -64,7 +64,9 @@ def test_doctor_finds_a_reliable_subscriber_on_best_effort_images(ros_context, t
     with running_process(cmd):
         spin_until(executor, lambda: False, timeout_s=1.5)
         doctor = subprocess.Popen(
-            [sys.executable, "-m", "tools.doctor", "--listen", "4.0"], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-m", "edge_rover.tools.doctor", "--listen", "4.0"],
+            stdout=subprocess.PIPE,
+            text=True,
         )
         spin_until(executor, lambda: doctor.poll() is not None, timeout_s=30)
         output = doctor.communicate(timeout=10)[0]

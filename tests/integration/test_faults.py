@@ -97,7 +97,7 @@ class Probe:
         from geometry_msgs.msg import Twist
         from rclpy.executors import SingleThreadedExecutor
 
-        from common.qos import RELIABLE_QOS
+        from edge_rover.common.qos import RELIABLE_QOS
 
         self.node = rclpy.create_node("fault_probe", context=context)
         self.statuses: list[dict[str, str]] = []
@@ -302,9 +302,9 @@ def test_nan_detections_and_a_frozen_camera_end_in_a_safe_reported_state(ros_con
     from sensor_msgs.msg import CameraInfo
     from vision_msgs.msg import Detection2DArray, Detection3DArray
 
-    from calibration.calibration_io import load_camera_info
-    from common.qos import SENSOR_QOS
-    from common.ros_conversions import intrinsics_to_camera_info, sec_to_stamp
+    from edge_rover.calibration.calibration_io import load_camera_info
+    from edge_rover.common.qos import SENSOR_QOS
+    from edge_rover.common.ros_conversions import intrinsics_to_camera_info, sec_to_stamp
 
     probe = Probe(ros_context)
     node = probe.node
@@ -385,7 +385,7 @@ def test_mcu_that_stops_answering_is_reported_and_the_link_recovers(ros_context,
     from geometry_msgs.msg import Twist
     from nav_msgs.msg import Odometry
 
-    from common.qos import RELIABLE_QOS
+    from edge_rover.common.qos import RELIABLE_QOS
 
     probe = Probe(ros_context)
     node = probe.node
@@ -404,7 +404,7 @@ def test_mcu_that_stops_answering_is_reported_and_the_link_recovers(ros_context,
     forward.linear.x = 0.5
     node.create_timer(0.05, lambda: pub_cmd.publish(forward))
     link = tmp_path / "mcu"
-    emulator = [sys.executable, "-m", "control.mcu_emulator", "--link", str(link)]
+    emulator = [sys.executable, "-m", "edge_rover.control.mcu_link.mcu_emulator", "--link", str(link)]
     bridge = ["ros2", "run", "edge_rover", "serial_bridge", "--ros-args", "-p", f"port:={link}"]
     with running_process(emulator) as mcu:
         probe.logs.append(_drain(mcu))
@@ -449,12 +449,12 @@ def test_mcu_that_stops_answering_is_reported_and_the_link_recovers(ros_context,
 def test_node_with_a_configuration_error_is_respawned_only_with_backoff(tmp_path: Path) -> None:
     """A controller with an out-of-range parameter exits 1 at start; the launch respawns it, but
     only every RESPAWN_DELAY_S, so a configuration error is a slow, readable loop, not a CPU hog."""
-    from common.launch_helpers import RESPAWN_DELAY_S
+    from edge_rover.common.launch_helpers import RESPAWN_DELAY_S
 
     launch_file = tmp_path / "bad_controller.launch.py"
     launch_file.write_text(
         "from launch import LaunchDescription\n"
-        "from common.launch_helpers import pipeline_nodes\n\n\n"
+        "from edge_rover.common.launch_helpers import pipeline_nodes\n\n\n"
         "def generate_launch_description():\n"
         "    bad = {'controller': {'rate_hz': 1000.0}}\n"
         "    return LaunchDescription(pipeline_nodes(False, ['controller'], bad))\n"

@@ -46,7 +46,7 @@ def _launch_file(path: Path, use_sim_time: bool, extra_nodes: str) -> Path:
     path.write_text(
         "from launch import LaunchDescription\n"
         "from launch_ros.actions import Node\n"
-        "from common.launch_helpers import PACKAGE, node_params, pipeline_nodes\n\n\n"
+        "from edge_rover.common.launch_helpers import PACKAGE, node_params, pipeline_nodes\n\n\n"
         "def generate_launch_description():\n"
         f"    extra = [{extra_nodes}]\n"
         f"    overrides = {{'controller': {{'frame_period': {FRAME_PERIOD}}}}}\n"
@@ -65,10 +65,10 @@ def _node(executable: str, params: dict) -> str:
 def _gap_bag(path: Path) -> tuple[float, float]:
     """Simulator frames at FPS with no camera message for GAP_S; returns (last stamp before the
     gap, first stamp after it)."""
-    from bags.writer import BagWriter
-    from common.ros_conversions import bgr_to_image, intrinsics_to_camera_info, sec_to_stamp
-    from simulation.closed_loop import default_rig
-    from simulation.frames import scenario_frames
+    from edge_rover.bags.writer import BagWriter
+    from edge_rover.common.ros_conversions import bgr_to_image, intrinsics_to_camera_info, sec_to_stamp
+    from edge_rover.simulation.closed_loop import default_rig
+    from edge_rover.simulation.frames import scenario_frames
 
     start = 1_700_000_000.0
     before, after = round(BEFORE_S * FPS), round(AFTER_S * FPS)
@@ -94,7 +94,7 @@ def test_bag_with_a_gap_stops_the_rover_resets_the_tracker_and_resumes_after_rec
 ) -> None:
     from vision_msgs.msg import Detection3DArray
 
-    from common.qos import SENSOR_QOS
+    from edge_rover.common.qos import SENSOR_QOS
 
     last_before, first_after = _gap_bag(tmp_path / "gap_bag")
     replay = _node(
@@ -189,9 +189,9 @@ def test_frozen_camera_stops_publishing_the_rover_stops_and_drives_after_it_thaw
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import CameraInfo
 
-    from common.qos import RELIABLE_QOS, SENSOR_QOS
-    from common.ros_conversions import stamp_to_sec
-    from simulation.frames import scenario_frames
+    from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
+    from edge_rover.common.ros_conversions import stamp_to_sec
+    from edge_rover.simulation.frames import scenario_frames
 
     folder = tmp_path / "frames"
     folder.mkdir()

@@ -20,9 +20,9 @@ from vision_msgs.msg import (
     ObjectHypothesisWithPose,
 )
 
-from bags.writer import BagWriter
-from common.ros_conversions import bgr_to_image, sec_to_stamp
-from tools.report import load_run, make_report
+from edge_rover.bags.writer import BagWriter
+from edge_rover.common.ros_conversions import bgr_to_image, sec_to_stamp
+from edge_rover.tools.report import load_run, make_report
 
 FRAMES = 24
 T0 = 1000.0
@@ -105,7 +105,7 @@ def test_rerun_recording_has_every_entity_and_one_image_per_frame(run_bag: Path,
     pytest.importorskip("rerun")
     from rerun.chunk import RrdReader
 
-    from tools.rerun_export import export
+    from edge_rover.tools.rerun_export import export
 
     series = load_run(run_bag, max_frames=10_000, frame_stride=1, grid_stride=1)
     path = export(series, tmp_path / "run.rrd")
@@ -122,7 +122,7 @@ def test_rerun_recording_has_every_entity_and_one_image_per_frame(run_bag: Path,
 
 
 def test_first_brake_counts_from_the_first_drive_not_the_start_up_stop() -> None:
-    from tools.report import RunSeries, summarize
+    from edge_rover.tools.report import RunSeries, summarize
 
     states = ["stop", "stop", "drive", "drive", "warn", "partial", "full"]
     series = RunSeries(status=[{"t": 0.5 * i, "state": s} for i, s in enumerate(states)])

@@ -21,8 +21,8 @@ def test_rover_launch_drives_the_mcu_emulator(ros_context, tmp_path: Path) -> No
     from rclpy.executors import SingleThreadedExecutor
     from vision_msgs.msg import Detection2DArray
 
-    from common.qos import RELIABLE_QOS, SENSOR_QOS
-    from simulation.frames import scenario_frames
+    from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
+    from edge_rover.simulation.frames import scenario_frames
 
     frames = tmp_path / "frames"
     frames.mkdir()
@@ -36,7 +36,7 @@ def test_rover_launch_drives_the_mcu_emulator(ros_context, tmp_path: Path) -> No
     node.create_subscription(Detection2DArray, "/detections", got["det"].append, SENSOR_QOS)
     executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(node)
-    emulator = [sys.executable, "-m", "control.mcu_emulator", "--link", str(link)]
+    emulator = [sys.executable, "-m", "edge_rover.control.mcu_link.mcu_emulator", "--link", str(link)]
     with running_process(emulator):
         deadline = time.monotonic() + 10
         while not link.exists() and time.monotonic() < deadline:

@@ -3,7 +3,7 @@ names only topics the graph publishes, with the right types and compatible QoS."
 
 import yaml
 
-from common.graph import TOPICS
+from edge_rover.common.graph import TOPICS
 from tests.conftest import REPO_ROOT
 
 # RViz display class → the message type it subscribes to.

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from perception.detection.model_card import load_model_card
+from edge_rover.perception.detection.model_card import load_model_card
 from tests.conftest import REPO_ROOT
 from tests.ros_helpers import running_process
 

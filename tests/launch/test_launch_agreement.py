@@ -25,21 +25,21 @@ from launch.utilities import normalize_to_list_of_substitutions, perform_substit
 from launch_ros.actions import Node
 from launch_ros.utilities import evaluate_parameters
 
-from common.conventions import ANGULAR_Z_PARAM
+from edge_rover.common.conventions import ANGULAR_Z_PARAM
+from edge_rover.simulation.scenarios import find_scenario
 from launch import LaunchContext, LaunchDescription
-from simulation.scenarios import find_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCH_FILES = sorted((ROOT / "launch").glob("*.launch.py"))
 
 
 def _spec_defaults() -> dict[str, dict[str, Any]]:
-    from control.controller_node import NODE_SPECS
-    from control.params import PARAM_SPECS
-    from control.serial_bridge_node import PARAM_SPECS as BRIDGE_SPECS
-    from perception.camera_node import PARAMS as CAMERA_SPECS
-    from perception.obstacle_mapper_node import PARAMS as MAPPER_SPECS
-    from simulation.sim_node import SPECS as SIM_SPECS
+    from edge_rover.control.controller_node import NODE_SPECS
+    from edge_rover.control.mcu_link.serial_bridge_node import PARAM_SPECS as BRIDGE_SPECS
+    from edge_rover.control.params import PARAM_SPECS
+    from edge_rover.perception.camera.camera_node import PARAMS as CAMERA_SPECS
+    from edge_rover.perception.mapping.obstacle_mapper_node import PARAMS as MAPPER_SPECS
+    from edge_rover.simulation.sim_node import SPECS as SIM_SPECS
 
     def table(*specs) -> dict[str, Any]:
         return {s.name: s.default for group in specs for s in group}

@@ -14,8 +14,8 @@ from sensor_msgs.msg import CameraInfo, Image
 from tf2_msgs.msg import TFMessage
 from vision_msgs.msg import Detection3DArray
 
-from bags.reader import read_messages
-from simulation.__main__ import main
+from edge_rover.bags.reader import read_messages
+from edge_rover.simulation.__main__ import main
 
 TYPES = {
     "/camera/image_raw": Image,

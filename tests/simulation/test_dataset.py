@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import yaml
 
-from simulation.__main__ import main
-from simulation.classes import CLASS_NAMES
-from simulation.dataset import parse_imgsz
-from simulation.randomize import LIGHTING_KINDS
+from edge_rover.simulation.__main__ import main
+from edge_rover.simulation.classes import CLASS_NAMES
+from edge_rover.simulation.dataset import parse_imgsz
+from edge_rover.simulation.randomize import LIGHTING_KINDS
 
 
 def test_render_cli_writes_a_yolo_dataset(tmp_path: Path) -> None:
@@ -60,7 +60,7 @@ def test_parse_imgsz_rejects_bad_sizes(text: str) -> None:
 
 
 def test_scenario_frames_iterates_the_scenario_at_the_asked_size() -> None:
-    from simulation.frames import scenario_frames
+    from edge_rover.simulation.frames import scenario_frames
 
     frames = list(scenario_frames("pedestrian_crossing", 3, 320, 240))
     assert len(frames) == 3 and all(f.shape == (240, 320, 3) and f.dtype == np.uint8 for f in frames)

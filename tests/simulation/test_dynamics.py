@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulation.dynamics import (
+from edge_rover.simulation.dynamics import (
     Motion,
     ObstacleState,
     RoverLimits,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from simulation.meshes import person_mesh
+from edge_rover.simulation.meshes import person_mesh
 
 
 @pytest.mark.parametrize("height", [1.5, 1.75, 1.95])

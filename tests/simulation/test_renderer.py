@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calibration.calibration_io import load_camera_info, load_extrinsics
-from calibration.camera_model import CameraIntrinsics, CameraRig
-from simulation.classes import CLASS_NAMES
-from simulation.renderer import Renderer
-from simulation.scene import Lighting, Scene, SceneObject
+from edge_rover.calibration.calibration_io import load_camera_info, load_extrinsics
+from edge_rover.common.camera_model import CameraIntrinsics, CameraRig
+from edge_rover.simulation.classes import CLASS_NAMES
+from edge_rover.simulation.renderer import Renderer
+from edge_rover.simulation.scene import Lighting, Scene, SceneObject
 
 FLAT = Lighting(shadows=False, haze=0.0)
 
@@ -118,7 +118,7 @@ def test_velocity_ground_truth_is_in_base_link(renderer: Renderer) -> None:
 
 
 def test_world_truth_lists_unseen_objects_with_no_pixels(renderer: Renderer) -> None:
-    from simulation.renderer import world_truth
+    from edge_rover.simulation.renderer import world_truth
 
     scene = Scene(lighting=FLAT, objects=[SceneObject("car", -6.0, 0.0), SceneObject("box", 6.0, 0.0)])
     truths = world_truth(scene, renderer.render(scene).truth)
@@ -130,7 +130,7 @@ def test_world_truth_lists_unseen_objects_with_no_pixels(renderer: Renderer) -> 
 
 def test_box_edges_match_a_hand_computed_pinhole_projection() -> None:
     # Level camera 0.6 m up, 0.2 m ahead of base_link, f = 320 px, centre (319.5, 239.5).
-    from calibration.camera_model import CameraExtrinsics
+    from edge_rover.common.camera_model import CameraExtrinsics
 
     level = CameraRig(CameraIntrinsics.from_fov(640, 480, np.pi / 2), CameraExtrinsics((0.2, 0.0, 0.6)))
     box = SceneObject("box", x=10.0, y=0.0, size=(0.6, 0.6, 0.6), seed=1)

@@ -7,9 +7,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from simulation.closed_loop import run_scenario
-from simulation.reference_controllers import OracleController, cruise_controller
-from simulation.scenarios import SCENARIO_DIR, ScenarioError, find_scenario, load_scenario, scenario_names
+from edge_rover.simulation.closed_loop import run_scenario
+from edge_rover.simulation.reference_controllers import OracleController, cruise_controller
+from edge_rover.simulation.scenarios import (
+    SCENARIO_DIR,
+    ScenarioError,
+    find_scenario,
+    load_scenario,
+    scenario_names,
+)
 
 REQUIRED = {
     "clear_road",
@@ -110,7 +116,7 @@ def test_missing_file_and_unknown_name_are_clear(tmp_path: Path) -> None:
 
 
 def test_standing_still_is_not_stopping_before_the_obstacle() -> None:
-    from simulation.reference_controllers import stop_controller
+    from edge_rover.simulation.reference_controllers import stop_controller
 
     result = run_scenario(find_scenario("static_obstacle"), stop_controller, duration_s=3.0)
     assert not result.success

@@ -19,7 +19,7 @@ def _make_nodes(context, overrides: dict):
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
 
-    from simulation.sim_node import SimNode
+    from edge_rover.simulation.sim_node import SimNode
 
     params = [Parameter(name, value=value) for name, value in overrides.items()]
     sim = SimNode(context=context, parameter_overrides=params)
@@ -39,8 +39,8 @@ def test_sim_node_publishes_sensors_and_obeys_cmd_vel(ros_context) -> None:
     from sensor_msgs.msg import CameraInfo, Image
     from vision_msgs.msg import Detection3DArray
 
-    from common.qos import CLOCK_QOS, RELIABLE_QOS, SENSOR_QOS
-    from common.ros_conversions import image_to_bgr, stamp_to_sec
+    from edge_rover.common.qos import CLOCK_QOS, RELIABLE_QOS, SENSOR_QOS
+    from edge_rover.common.ros_conversions import image_to_bgr, stamp_to_sec
 
     sim, probe, executor = _make_nodes(
         ros_context,
@@ -100,7 +100,7 @@ def test_lock_step_waits_for_detections_of_the_last_frame(ros_context) -> None:
     from sensor_msgs.msg import Image
     from vision_msgs.msg import Detection2DArray
 
-    from common.qos import SENSOR_QOS
+    from edge_rover.common.qos import SENSOR_QOS
 
     sim, probe, executor = _make_nodes(
         ros_context,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.run_outcome import (
+from edge_rover.tools.run_outcome import (
     COULD_NOT_RUN,
     FAILED,
     PASSED,

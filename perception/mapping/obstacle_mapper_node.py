@@ -1,0 +1,252 @@
+"""ROS 2 node ``obstacle_mapper``: /detections + /camera/camera_info (+ /odom) → /obstacles,
+/obstacle_map, /obstacles/markers.
+
+A thin adapter: parameters (validated, with ranges), QoS, message conversion and logs. The work
+is done by :class:`~edge_rover.perception.mapping.obstacle_mapper.ObstacleMapperCore`.
+Every output carries the stamp of the camera frame its detections came from.
+
+No calibration, no output: without camera_info or with an extrinsics file that does not load,
+the node says so (once, then rate-limited) and publishes nothing — never a map built on a
+guessed calibration. Downstream watchdogs then see silence and stop the rover.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+from nav_msgs.msg import OccupancyGrid, Odometry
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo
+from vision_msgs.msg import Detection2DArray, Detection3DArray
+from visualization_msgs.msg import MarkerArray
+
+from edge_rover.calibration.calibration_io import load_extrinsics, resolve_url
+from edge_rover.common.camera_model import CalibrationError, CameraExtrinsics, CameraRig
+from edge_rover.common.node_runner import run_node
+from edge_rover.common.params import ParamSpec, declare_validated
+from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
+from edge_rover.common.ros_conversions import camera_info_to_intrinsics, stamp_to_sec
+from edge_rover.perception.mapping.ground_projection import ProjectionConfig
+from edge_rover.perception.mapping.obstacle_conversions import (
+    detections_from_msg,
+    grid_to_msg,
+    markers_to_msg,
+    obstacles_to_msg,
+)
+from edge_rover.perception.mapping.obstacle_mapper import MapperConfig, ObstacleMapperCore, OdomSample
+from edge_rover.perception.mapping.obstacle_types import ClassProfiles, load_class_profiles
+from edge_rover.perception.mapping.occupancy_grid import GridConfig
+from edge_rover.perception.mapping.tracker import TrackerConfig
+
+
+def _spec(name: str, default: object, description: str, lo: float | None = None, hi: float | None = None):
+    # Read at start: the pipeline is built once from them (changing them live would silently
+    # mix two calibrations or two tracker tunings in one track history).
+    return ParamSpec(name, default, description, lo, hi, read_only=True)
+
+
+PARAMS = [
+    _spec("extrinsics_url", "package://edge_rover/config/extrinsics.yaml", "camera pose in base_link (YAML)"),
+    _spec("classes_url", "package://edge_rover/config/classes.yaml", "class → obstacle profile table"),
+    _spec("base_frame", "base_link", "frame of /obstacles and /obstacle_map"),
+    _spec("max_detection_age", 0.5, "s; older detection frames are dropped", 0.01, 10.0),
+    _spec("max_future", 0.05, "s; frames stamped further in the future are dropped", 0.0, 1.0),
+    _spec("min_score", 0.25, "detections below this score are ignored", 0.0, 1.0),
+    _spec("max_range", 30.0, "m; farther ground points are rejected", 1.0, 200.0),
+    _spec("pixel_sigma", 1.5, "px; box-edge noise (measurement covariance)", 0.0, 20.0),
+    _spec(
+        "box_pixel_offset",
+        1.0,
+        "px subtracted from box edges (1.0: simulator-trained detector; 0.5: tight boxes, e.g. COCO)",
+        0.0,
+        1.0,
+    ),
+    _spec("pitch_sigma", 0.01, "rad; unmodelled body pitch (measurement covariance)", 0.0, 0.3),
+    _spec("use_odom", True, "compensate ego motion with /odom when it is fresh"),
+    _spec("odom_timeout", 0.5, "s; odometry further than this from a frame is ignored", 0.01, 5.0),
+    _spec("use_odom_pitch", False, "add the /odom orientation's pitch to the camera pitch"),
+    _spec("birth_hits", 3, "hits before a track is published", 1, 30),
+    _spec("death_misses", 5, "consecutive misses before a track is deleted", 1, 300),
+    _spec("gate_chi2", 13.8, "squared Mahalanobis gate (2 dof)", 1.0, 100.0),
+    _spec("gate_distance", 3.0, "m; hard association gate (across the line of sight)", 0.1, 20.0),
+    _spec("gate_range_fraction", 0.35, "hard gate along the line of sight, fraction of range", 0.0, 2.0),
+    _spec("use_top_edge", True, "box top edge as a second range cue (per-track height)"),
+    _spec("accel_sigma", 2.0, "m/s²; constant-velocity process noise", 0.0, 20.0),
+    _spec("class_consistent", True, "never associate across classes"),
+    _spec("max_gap", 2.0, "s; a longer silence resets the tracker", 0.1, 60.0),
+    _spec("grid_resolution", 0.1, "m per cell", 0.02, 1.0),
+    _spec("grid_ahead", 20.0, "m of grid in front of base_link", 1.0, 100.0),
+    _spec("grid_behind", 5.0, "m of grid behind base_link", 0.0, 50.0),
+    _spec("grid_half_width", 10.0, "m of grid to each side", 1.0, 50.0),
+    _spec("rover_half_width", 0.35, "m; obstacle inflation", 0.0, 3.0),
+    _spec("occupied_decay", 1.0, "s; decay time constant of occupied cells", 0.05, 60.0),
+    _spec("known_decay", 3.0, "s; time constant after which unseen cells turn unknown", 0.05, 600.0),
+    _spec("free_range", 15.0, "m; camera footprint marked free out to this range", 0.0, 100.0),
+    _spec("publish_markers", True, "publish /obstacles/markers"),
+]
+
+
+def _pitch_from_quaternion(x: float, y: float, z: float, w: float) -> float:
+    return math.asin(max(-1.0, min(1.0, 2.0 * (w * y - z * x))))
+
+
+class ObstacleMapperNode(Node):
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("obstacle_mapper", **kwargs)
+        p = declare_validated(self, PARAMS)
+        self.frame_id: str = p["base_frame"]
+        self.use_odom: bool = p["use_odom"]
+        self.publish_markers: bool = p["publish_markers"]
+        self.extrinsics = self._load_extrinsics(p["extrinsics_url"])
+        profiles = self._load_profiles(p["classes_url"])
+        self.core = ObstacleMapperCore(
+            profiles or ClassProfiles(),
+            ProjectionConfig(
+                max_range=p["max_range"],
+                min_score=p["min_score"],
+                pixel_sigma=p["pixel_sigma"],
+                box_pixel_offset=p["box_pixel_offset"],
+                pitch_sigma=p["pitch_sigma"],
+            ),
+            TrackerConfig(
+                birth_hits=p["birth_hits"],
+                death_misses=p["death_misses"],
+                gate_chi2=p["gate_chi2"],
+                gate_distance=p["gate_distance"],
+                gate_range_fraction=p["gate_range_fraction"],
+                use_top_edge=p["use_top_edge"],
+                accel_sigma=p["accel_sigma"],
+                class_consistent=p["class_consistent"],
+                max_gap=p["max_gap"],
+            ),
+            GridConfig(
+                resolution=p["grid_resolution"],
+                ahead=p["grid_ahead"],
+                behind=p["grid_behind"],
+                half_width=p["grid_half_width"],
+                rover_half_width=p["rover_half_width"],
+                occupied_decay=p["occupied_decay"],
+                known_decay=p["known_decay"],
+                free_range=p["free_range"],
+            ),
+            MapperConfig(
+                max_detection_age=p["max_detection_age"],
+                max_future=p["max_future"],
+                odom_timeout=p["odom_timeout"],
+                use_odom_pitch=p["use_odom_pitch"],
+                free_range=p["free_range"],
+            ),
+        )
+        self.setup_error = None if (self.extrinsics is not None and profiles is not None) else "bad config"
+        self.odom: OdomSample | None = None
+        self.published = 0
+        self.obstacles_pub = self.create_publisher(Detection3DArray, "/obstacles", RELIABLE_QOS)
+        self.grid_pub = self.create_publisher(OccupancyGrid, "/obstacle_map", RELIABLE_QOS)
+        self.markers_pub = self.create_publisher(MarkerArray, "/obstacles/markers", RELIABLE_QOS)
+        self.create_subscription(CameraInfo, "/camera/camera_info", self.on_camera_info, SENSOR_QOS)
+        self.create_subscription(Detection2DArray, "/detections", self.on_detections, SENSOR_QOS)
+        if self.use_odom:
+            self.create_subscription(Odometry, "/odom", self.on_odom, SENSOR_QOS)
+        self.create_timer(10.0, self.log_stats)
+        self.get_logger().info(
+            f"obstacle_mapper ready: extrinsics {'ok' if self.extrinsics else 'MISSING'}, "
+            f"{len(self.core.profiles.profiles)} class profiles, waiting for /camera/camera_info"
+        )
+
+    # -- set-up ----------------------------------------------------------------------------------
+
+    def _load_extrinsics(self, url: str) -> CameraExtrinsics | None:
+        try:
+            return load_extrinsics(url)
+        except (CalibrationError, OSError) as exc:
+            self.get_logger().error(
+                f"cannot load extrinsics from {url!r} ({exc}); publishing nothing until the node is "
+                "restarted with a valid extrinsics_url"
+            )
+            return None
+
+    def _load_profiles(self, url: str) -> ClassProfiles | None:
+        try:
+            return load_class_profiles(resolve_url(url))
+        except (CalibrationError, OSError, ValueError) as exc:
+            self.get_logger().error(f"cannot load class profiles from {url!r} ({exc}); publishing nothing")
+            return None
+
+    # -- callbacks -------------------------------------------------------------------------------
+
+    def on_camera_info(self, msg: CameraInfo) -> None:
+        if self.extrinsics is None:
+            return
+        try:
+            intrinsics = camera_info_to_intrinsics(msg)
+        except (CalibrationError, ValueError) as exc:
+            self.get_logger().error(f"unusable camera_info ({exc}); ignoring it", throttle_duration_sec=5.0)
+            return
+        self.core.set_rig(CameraRig(intrinsics, self.extrinsics))
+
+    def on_odom(self, msg: Odometry) -> None:
+        q = msg.pose.pose.orientation
+        self.odom = OdomSample(
+            stamp=stamp_to_sec(msg.header.stamp),
+            speed=float(msg.twist.twist.linear.x),
+            yaw_rate=float(msg.twist.twist.angular.z),
+            pitch=_pitch_from_quaternion(q.x, q.y, q.z, q.w),
+        )
+
+    def on_detections(self, msg: Detection2DArray) -> None:
+        if self.setup_error is not None:
+            self.get_logger().error(
+                "no output: extrinsics or class profiles failed to load (see the first error)",
+                throttle_duration_sec=5.0,
+            )
+            return
+        stamp = stamp_to_sec(msg.header.stamp)
+        now = self.get_clock().now().nanoseconds * 1e-9
+        result = self.core.process(detections_from_msg(msg, self.core.profiles), stamp, now, self.odom)
+        if isinstance(result, str):
+            self._log_drop(result, stamp, now)
+            return
+        if result.reset is not None:
+            self.get_logger().warning(f"tracker and grid reset: {result.reset}")
+        # Grid first: the controller decides the moment /obstacles arrives, and should see this
+        # frame's grid when it does.
+        self.grid_pub.publish(
+            grid_to_msg(result.grid, self.core.grid.config, msg.header.stamp, self.frame_id)
+        )
+        self.obstacles_pub.publish(obstacles_to_msg(result.tracks, msg.header.stamp, self.frame_id))
+        if self.publish_markers:
+            ego_speed = result.ego.speed if result.ego is not None else 0.0
+            ego_yaw = result.ego.yaw_rate if result.ego is not None else 0.0
+            self.markers_pub.publish(
+                markers_to_msg(result.tracks, msg.header.stamp, self.frame_id, ego_speed, ego_yaw)
+            )
+        self.published += 1
+
+    def _log_drop(self, reason: str, stamp: float, now: float) -> None:
+        if reason == "no_calibration":
+            self.get_logger().error(
+                "detections received but no camera_info yet on /camera/camera_info: publishing nothing "
+                "(never a map on a guessed calibration)",
+                throttle_duration_sec=5.0,
+            )
+        else:
+            self.get_logger().warning(
+                f"dropped a detection frame ({reason}): stamp {stamp:.3f} s, now {now:.3f} s "
+                f"(age {now - stamp:+.3f} s); drops so far {dict(self.core.dropped)}",
+                throttle_duration_sec=2.0,
+            )
+
+    def log_stats(self) -> None:
+        self.get_logger().info(
+            f"frames published {self.published}, tracks {len(self.core.tracker.tracks)}, "
+            f"drops/rejections {dict(self.core.dropped)}"
+        )
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(ObstacleMapperNode, "obstacle_mapper", args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
