@@ -54,12 +54,14 @@ def _tracked_copy(destination: Path) -> Path:
 
 
 def _expected_nodes() -> set[str]:
-    """The node executables setup.py discovers (``<pkg>/<name>_node.py`` with a ``main()``)."""
-    return {
+    """Every node in the tree (``<name>_node.py`` with a ``main()``) and the doctor: setup.py lists
+    them by hand, so a new node that was not added to it fails here."""
+    nodes = {
         path.stem.removesuffix("_node")
-        for path in REPO_ROOT.glob("*/*_node.py")
-        if re.search(r"^def main\(", path.read_text(), flags=re.MULTILINE)
+        for path in REPO_ROOT.glob("*/**/*_node.py")
+        if "tests" not in path.parts and re.search(r"^def main\(", path.read_text(), flags=re.MULTILINE)
     }
+    return nodes | {"doctor"}
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +101,12 @@ def test_colcon_install_space_has_every_node_and_share_file(install_space: Path)
         assert (share / name).is_file(), f"{name} missing from the colcon install space"
     assert (install_space / "share" / "ament_index" / "resource_index" / "packages" / "edge_rover").is_file()
     packages = install_space / "lib" / SITE / "site-packages"
-    for package in ("common", "perception", "control", "calibration", "simulation", "bags"):
-        assert (packages / package / "__init__.py").is_file(), f"python package {package} not installed"
+    for package in ("common", "perception", "control", "calibration", "simulation", "bags", "tools"):
+        path = packages / "edge_rover" / package / "__init__.py"
+        assert path.is_file(), f"python package edge_rover.{package} not installed"
+        assert not (packages / package).exists(), f"a generic top-level '{package}' was installed"
+    for developer_only in ("benchmarks", "dev", "tests"):
+        assert not (packages / "edge_rover" / developer_only).exists(), f"{developer_only} was installed"
 
 
 @pytest.mark.ros
