@@ -24,7 +24,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from edge_rover.common.processes import stop_process_group
-from edge_rover.simulation.scenarios import scenario_names
+from edge_rover.simulation.scenarios import find_scenario, scenario_names
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "control_sim_graph.json"
@@ -51,6 +51,8 @@ def run_one(name: str, rtf: float, work: Path, timeout_s: float) -> dict:
             str(EXE / "controller"), "--ros-args",
             "--params-file", str(REPO_ROOT / "config" / "controller.yaml"),
             "-p", "use_sim_time:=true", "-p", "watch_detections:=false",
+            # The watchdog counts in the simulator's frame periods (the launch files do the same).
+            "-p", f"frame_period:={find_scenario(name).step_s}",
         ],
         work / f"{name}.controller.log",
     )  # fmt: skip

@@ -1,4 +1,4 @@
-"""Writes the control nodes' parameter YAML files and README tables from the spec tables.
+"""Writes the control nodes' parameter YAML files and docs/control.md tables from the spec tables.
 
     python -m edge_rover.control.param_docs            # rewrite config/*.yaml and the parameter tables
     python -m edge_rover.control.param_docs --markdown # print the parameter tables
@@ -65,27 +65,27 @@ def files() -> dict[Path, str]:
         ROOT / "config" / "controller.yaml": yaml_text(
             "controller",
             (*PARAM_SPECS, *NODE_SPECS),
-            "Parameters of the controller node (README 'control' section).\n" + generated,
+            "Parameters of the controller node (docs/control.md).\n" + generated,
         ),
         ROOT / "config" / "serial_bridge.yaml": yaml_text(
             "serial_bridge",
             BRIDGE_SPECS,
-            "Parameters of the serial_bridge node (README 'control' section).\n" + generated,
+            "Parameters of the serial_bridge node (docs/control.md).\n" + generated,
         ),
     }
 
 
 def update_readme(text: str) -> str:
-    """Replace the two parameter tables inside the README's control section."""
+    """Replace the two parameter tables of docs/control.md."""
     from edge_rover.control.controller_node import NODE_SPECS
     from edge_rover.control.mcu_link.serial_bridge_node import PARAM_SPECS as BRIDGE_SPECS
     from edge_rover.control.params import PARAM_SPECS
 
-    begin, end = text.index("<!-- BEGIN control -->"), text.index("<!-- END control -->")
+    begin, end = 0, len(text)
     header = "| parameter | default | range | meaning |"
     parts = text[begin:end].split(header)
     if len(parts) != 3:
-        raise ValueError("expected two parameter tables in the README control section")
+        raise ValueError("expected two parameter tables in docs/control.md")
     tables = [markdown_table((*PARAM_SPECS, *NODE_SPECS)), markdown_table(BRIDGE_SPECS)]
     rebuilt = parts[0]
     for table, part in zip(tables, parts[1:], strict=True):
@@ -95,7 +95,7 @@ def update_readme(text: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--markdown", action="store_true", help="print the README tables instead")
+    parser.add_argument("--markdown", action="store_true", help="print the tables instead")
     args = parser.parse_args(argv)
     if args.markdown:
         from edge_rover.control.controller_node import NODE_SPECS
@@ -108,9 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     for path, text in files().items():
         path.write_text(text)
         print(f"wrote {path.relative_to(ROOT)}", file=sys.stderr)
-    readme = ROOT / "README.md"
-    readme.write_text(update_readme(readme.read_text()))
-    print("updated README.md parameter tables", file=sys.stderr)
+    doc = ROOT / "docs" / "control.md"
+    doc.write_text(update_readme(doc.read_text()))
+    print("updated docs/control.md parameter tables", file=sys.stderr)
     return 0
 
 

@@ -29,7 +29,7 @@ def test_readme_parameter_tables_are_current() -> None:
     from edge_rover.control.param_docs import ROOT, markdown_table
     from edge_rover.control.params import PARAM_SPECS
 
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "control.md").read_text()
     assert markdown_table((*PARAM_SPECS, *NODE_SPECS)) in readme, (
         "run python -m edge_rover.control.param_docs --markdown"
     )

@@ -71,21 +71,30 @@ def _entities(entities: list, context: LaunchContext):
             yield entity
 
 
-def effective_parameters(path: Path, arguments: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
-    """Node name → the parameters it would start with (its spec defaults under what launch sets)."""
+def effective_parameters(
+    path: Path, arguments: dict[str, str] | None = None, strict: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Node name → the parameters it would start with (its spec defaults under what launch sets).
+
+    ``strict``: every argument given must be one the launch file declares (ros2 launch would
+    silently accept a misspelt one).
+    """
     description = _description(path)
     context = LaunchContext()
     declared = [e for e in description.entities if isinstance(e, DeclareLaunchArgument)]
     for arg in declared:
         value = "required" if arg.default_value is None else perform_substitutions(context, arg.default_value)
         context.launch_configurations[arg.name] = value
+    unknown = set(arguments or {}) - {arg.name for arg in declared}
+    assert not (strict and unknown), f"{path.name} declares no argument {sorted(unknown)}"
     context.launch_configurations.update(arguments or {})
     defaults = _spec_defaults()
     nodes: dict[str, dict[str, Any]] = {}
     for node in _entities(description.entities, context):
         if not isinstance(node, Node):
             continue
-        raw_name = normalize_to_list_of_substitutions(node._Node__node_name)  # launch_ros keeps it private
+        # launch_ros keeps these private; a node without a name (rviz2) goes by its executable.
+        raw_name = normalize_to_list_of_substitutions(node._Node__node_name or node._Node__node_executable)
         name = perform_substitutions(context, raw_name)
         params = dict(defaults.get(name, {}))
         for item in evaluate_parameters(context, node._Node__parameters):
