@@ -145,8 +145,8 @@ def _age(status: dict[str, str], name: str) -> float | None:
 
 def test_graph_survives_clock_jump_and_detector_kill_and_respawns_it(ros_context, tmp_path: Path) -> None:
     """One retry, for one known cause only: after a SIGKILL, Fast DDS's shared-memory transport
-    sometimes never reconnects the respawned detector (about 1 run in 8 here; docs/faults.md). Any other failure,
-    or the same one twice, fails the test."""
+    sometimes never reconnects the respawned detector (about 1 run in 8 here; docs/faults.md).
+    Any other failure, or the same one twice, fails the test."""
     try:
         _graph_fault_run(ros_context, tmp_path / "attempt1")
     except pytest.fail.Exception as first:
