@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum
 
 import cv2
 import numpy as np
@@ -23,13 +23,18 @@ _DETECTION_PIXELS = 640 * 480
 _CHECKERBOARD_FLAGS = cv2.CALIB_CB_ADAPTIVE_THRESH | cv2.CALIB_CB_NORMALIZE_IMAGE
 
 
-class SkipReason(StrEnum):
+class SkipReason(str, Enum):
+    """Why a frame was skipped; str() and f-strings give the text (Python 3.10 has no StrEnum)."""
+
     NO_BOARD = "board not found (absent, partly hidden or out of frame)"
     AT_EDGE = "board touches the image border (partly out of view)"
     PARTIAL = "too few ChArUco corners visible"
     BLURRED = "board blurred (edge width above limit)"
     REDUNDANT = "adds no new coverage (similar view already taken)"
     UNREADABLE = "image could not be read"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
