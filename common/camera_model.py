@@ -107,9 +107,7 @@ class CameraIntrinsics:
         else:
             # Extra iterations: the default 5 leave ~0.1 px error at strong barrel distortion.
             criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10)
-            normalized = cv2.undistortPoints(
-                pts, self.camera_matrix, self.distortion, None, None, criteria=criteria
-            )
+            normalized = _undistort_points_iter(pts, self.camera_matrix, self.distortion, criteria)
         return normalized.reshape(-1, 2)
 
     def unproject(self, pixels: np.ndarray) -> np.ndarray:
@@ -271,3 +269,15 @@ class CameraRig:
         valid &= np.linalg.norm(points[:, :2] - origin[:2], axis=1) <= max_range
         points[~valid] = np.nan
         return points, valid
+
+
+def _undistort_points_iter(pts: np.ndarray, camera_matrix, distortion, criteria) -> np.ndarray:
+    """cv2.undistortPoints with explicit iteration criteria on OpenCV 4.x and 5.x.
+
+    OpenCV 4.x (JetPack 6's system OpenCV is 4.8) exposes it only as ``undistortPointsIter``;
+    5.x dropped that name and takes ``criteria=`` in ``undistortPoints`` itself.
+    """
+    iterate = getattr(cv2, "undistortPointsIter", None)
+    if iterate is not None:
+        return iterate(pts, camera_matrix, distortion, None, None, criteria)
+    return cv2.undistortPoints(pts, camera_matrix, distortion, None, None, criteria=criteria)
