@@ -2,6 +2,8 @@
 
 Only onnxruntime is a hard dependency. OpenVINO, TensorRT and ultralytics are imported when
 chosen and nowhere else, so a missing one is one clear :class:`BackendUnavailableError`.
+``auto`` picks from a :class:`Platform` (what this machine offers) in :func:`choose_backend`:
+TensorRT, then CUDA on a GPU, then OpenVINO on x86, then ONNX Runtime on the CPU.
 """
 
 from __future__ import annotations
@@ -9,6 +11,9 @@ from __future__ import annotations
 import ast
 import importlib.util
 import os
+import platform as platform_module
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -17,8 +22,10 @@ import numpy as np
 
 from edge_rover.perception.detection.types import BackendUnavailableError, ModelLoadError
 
-BACKENDS = ("auto", "onnxruntime", "openvino", "tensorrt", "ultralytics")
+BACKENDS = ("auto", "onnxruntime", "openvino", "tensorrt", "cuda", "ultralytics")
 OPENVINO_IR_SUFFIX = "_openvino"  # model.onnx → model_openvino.xml + .bin (+ its card) beside it
+TRT_EP, CUDA_EP, CPU_EP = "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"
+X86_MACHINES = ("x86_64", "amd64", "i686")
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,38 @@ class BackendChoice:
     backend: str
     model_path: Path
     reason: str
+
+
+@dataclass(frozen=True)
+class Platform:
+    """What this machine offers the detector; ``detect_platform`` fills it in, tests pass their own.
+
+    ``ort_providers`` is ``onnxruntime.get_available_providers()``: a wheel may list TensorRT or
+    CUDA without the libraries or a GPU behind them, so ``gpu`` and ``tensorrt_version`` (probed
+    from the NVIDIA libraries) decide whether a listed provider is usable.
+    """
+
+    ort_providers: tuple[str, ...] = (CPU_EP,)
+    openvino_available: bool = False
+    machine: str = "x86_64"
+    gpu: str | None = None  # "Orin sm87"; None: no CUDA device
+    tensorrt_version: str | None = None
+
+    @property
+    def is_x86(self) -> bool:
+        return self.machine.lower() in X86_MACHINES
+
+    def tensorrt_usable(self) -> tuple[bool, str]:
+        if TRT_EP not in self.ort_providers:
+            return False, "this onnxruntime has no TensorRT execution provider (onnxruntime-gpu has)"
+        if self.gpu is None:
+            return False, "onnxruntime lists TensorRT but no CUDA GPU/driver answers"
+        if self.tensorrt_version is None:
+            return False, "onnxruntime lists TensorRT but libnvinfer (TensorRT) is not installed"
+        return True, f"TensorRT {self.tensorrt_version} on {self.gpu}"
+
+    def cuda_usable(self) -> bool:
+        return CUDA_EP in self.ort_providers and self.gpu is not None
 
 
 def openvino_ir_for(model_path: Path) -> Path:
@@ -49,37 +88,49 @@ def openvino_importable() -> bool:
 
 
 def choose_backend(
-    requested: str, model_path: Path, openvino_available: bool, openvino_ir: Path | None
+    requested: str, model_path: Path, platform: Platform, openvino_ir: Path | None
 ) -> BackendChoice:
-    """Resolve ``auto``; any other name is returned as asked.
+    """Resolve ``auto`` from what ``platform`` offers; any other name is returned as asked.
 
-    ``auto`` = the fastest backend measured on x86 (benchmarks/detector.json: OpenVINO running an
-    NNCF INT8 IR beat ONNX Runtime INT8 on the shipped model and at 320/640), when it can run here:
-    OpenVINO when it is importable and an INT8 IR with its card is beside the model, else ONNX
-    Runtime on the ONNX itself. A bare ONNX stays on ONNX Runtime: OpenVINO reading our QDQ ONNX
-    is faster too and matched ORT on the shipped model (sim val mAP50 0.842 vs 0.843), but lost
-    9 points on the COCO model at 640 (coco8: 0.751 vs 0.840), so it is not picked without an IR
-    whose accuracy its card records.
+    ``auto``, in order:
+    1. TensorRT (ONNX Runtime's TensorRT execution provider) when the provider, a GPU and
+       libnvinfer are all there: the Jetson's fast path, running the QDQ model as an explicitly
+       quantized INT8 engine (not measured here, no GPU: benchmarks/gpu_check.sh measures it);
+    2. ONNX Runtime's CUDA provider on a GPU without TensorRT (FP32 on the GPU; a GPU is not
+       left idle for the CPU, though gpu_check.sh is what shows by how much it wins);
+    3. OpenVINO on x86 when it is importable and an INT8 IR with its card is beside the model
+       (measured fastest on x86: benchmarks/detector.json). A bare ONNX stays off OpenVINO:
+       OpenVINO reading our QDQ ONNX matched ORT on the shipped model (sim val mAP50 0.842 vs
+       0.843) but lost 9 points on the COCO model at 640 (coco8: 0.751 vs 0.840);
+    4. ONNX Runtime on the CPU.
     """
     if requested != "auto":
         return BackendChoice(requested, model_path, f"backend '{requested}' asked for explicitly")
     if model_path.suffix == ".xml":
-        if openvino_available:
+        if platform.openvino_available:
             return BackendChoice("openvino", model_path, "the model is an OpenVINO IR")
         raise BackendUnavailableError(
             f"{model_path} is an OpenVINO IR but openvino is not installed "
             "(pip install openvino==2026.4.1, or give the ONNX model)"
         )
-    if openvino_ir is None:
+    trt_ok, trt_why = platform.tensorrt_usable()
+    if trt_ok:
+        return BackendChoice("tensorrt", model_path, trt_why)
+    if platform.cuda_usable():
+        return BackendChoice("cuda", model_path, f"CUDA on {platform.gpu} without TensorRT: {trt_why}")
+    not_gpu = f"no GPU backend ({trt_why})"
+    if not platform.is_x86:
+        why = f"OpenVINO is for x86 and this is {platform.machine}"
+    elif openvino_ir is None:
         why = f"no OpenVINO INT8 IR (+ .bin + card) beside it ({openvino_ir_for(model_path).name})"
-    elif not openvino_available:
+    elif not platform.openvino_available:
         why = f"{openvino_ir.name} exists but openvino is not installed"
     else:
         return BackendChoice(
             "openvino", openvino_ir, f"openvino is installed and {openvino_ir.name} is beside the model "
-            "(measured fastest: benchmarks/detector.json)",
+            f"(measured fastest on x86: benchmarks/detector.json); {not_gpu}",
         )  # fmt: skip
-    return BackendChoice("onnxruntime", model_path, f"onnxruntime on {model_path.name}: {why}")
+    return BackendChoice("onnxruntime", model_path, f"onnxruntime CPU on {model_path.name}: {why}; {not_gpu}")
 
 
 class Backend(Protocol):
@@ -169,38 +220,102 @@ class OnnxRuntimeBackend:
         return self._session.run(None, {self._input_name: blob})[0]
 
 
-class TensorRtBackend(OnnxRuntimeBackend):
-    """TensorRT through ONNX Runtime's TensorRT execution provider (onnxruntime-gpu on JetPack).
+class CudaBackend(OnnxRuntimeBackend):
+    """ONNX Runtime's CUDA execution provider (onnxruntime-gpu): a GPU without TensorRT."""
 
-    The QDQ INT8 model runs as an explicitly quantized TensorRT engine; engines are cached next
-    to the model so only the first start pays the build.
-    """
-
-    name = "tensorrt"
+    name = "cuda"
 
     def __init__(self, path: Path, threads: int) -> None:
         import onnxruntime as ort
 
-        available = ort.get_available_providers()
-        if "TensorrtExecutionProvider" not in available:
+        if CUDA_EP not in ort.get_available_providers():
             raise BackendUnavailableError(
-                "backend 'tensorrt' needs onnxruntime-gpu built with TensorRT (JetPack); "
-                f"this onnxruntime offers only {available}. Use backend 'onnxruntime' here."
+                "backend 'cuda' needs onnxruntime-gpu; this onnxruntime offers only "
+                f"{ort.get_available_providers()}. Use backend 'onnxruntime' here."
             )
-        cache = path.parent / ".trt_cache"
-        providers = [
-            (
-                "TensorrtExecutionProvider",
-                {
-                    "trt_fp16_enable": True,
-                    "trt_int8_enable": True,
-                    "trt_engine_cache_enable": True,
-                    "trt_engine_cache_path": str(cache),
-                },
-            ),
-            "CUDAExecutionProvider",
-        ]
+        super().__init__(path, threads, [CUDA_EP, CPU_EP])
+        _require_provider(self._session, CUDA_EP, path)
+
+
+def _require_provider(session, provider: str, path: Path) -> None:
+    """ORT silently falls back to the CPU when a provider fails to initialise: refuse that."""
+    active = session.get_providers()
+    if not active or active[0] != provider:
+        raise BackendUnavailableError(
+            f"{provider} did not initialise for {path} (active providers: {active}); check the "
+            "CUDA/TensorRT libraries (JetPack) or choose backend 'onnxruntime'"
+        )
+
+
+class TensorRtBackend(OnnxRuntimeBackend):
+    """TensorRT through ONNX Runtime's TensorRT execution provider (onnxruntime-gpu on JetPack).
+
+    Why the execution provider and not the ``tensorrt`` Python API: it parses the QDQ model as an
+    explicitly quantized network, keeps ONNX Runtime's session API (so the metadata, the input
+    checks and the warm-up of the CPU path are the same code), hands any layer TensorRT rejects
+    to CUDA instead of failing, caches engines itself, and needs no second CUDA binding (pycuda /
+    cuda-python) for device buffers. Its cost, host↔device copies per run through ORT, is what
+    benchmarks/gpu_check.sh measures against the CPU; a direct tensorrt-API path is not written.
+
+    The engine lives in ``cache_dir`` under its key (tensorrt_engine.EngineKey): built on the first
+    start with a model/TensorRT/GPU/precision combination, loaded afterwards; a stale folder is
+    rebuilt. ``engine_state`` says which happened ("built" or "cached").
+    """
+
+    name = "tensorrt"
+
+    def __init__(
+        self,
+        path: Path,
+        threads: int,
+        cache_dir: Path | None = None,
+        precision: str = "auto",
+        log: Callable[[str], None] = print,
+    ) -> None:
+        import onnxruntime as ort
+
+        from edge_rover.perception.detection import tensorrt_engine as trt
+
+        platform = detect_platform()
+        usable, why = platform.tensorrt_usable()
+        if not usable:
+            raise BackendUnavailableError(
+                f"backend 'tensorrt' cannot run here: {why}. On a Jetson install onnxruntime-gpu from "
+                "NVIDIA's JetPack wheels (docs/jetson.md); elsewhere use backend 'onnxruntime'."
+            )
+        cache_dir = Path(cache_dir) if cache_dir else trt.default_cache_dir()
+        self.key = trt.EngineKey(
+            model_sha256=trt.file_sha256(path),
+            tensorrt_version=platform.tensorrt_version,
+            gpu_name=platform.gpu,
+            precision=trt.engine_precision(precision, trt.model_has_qdq(path)),
+        )
+        lookup = trt.lookup_engine(cache_dir, self.key)
+        self.engine_folder = lookup.folder
+        self.engine_state = "cached" if lookup.state == trt.CacheState.READY else "built"
+        if lookup.state != trt.CacheState.READY:
+            minutes, basis = trt.estimated_build_minutes(cache_dir, platform.gpu)
+            trt.prepare_build_folder(lookup)
+            log(
+                f"building TensorRT engine, ~{minutes} min ({basis}): {self.key.precision} for "
+                f"{platform.gpu}, TensorRT {platform.tensorrt_version}, into {lookup.folder} "
+                f"({lookup.reason})"
+            )
+        started = time.monotonic()
+        providers = [(TRT_EP, trt.trt_provider_options(lookup.folder, self.key.precision)), CUDA_EP]
         super().__init__(path, threads, providers)
+        _require_provider(self._session, TRT_EP, path)
+        if lookup.state != trt.CacheState.READY:
+            # static shapes build at session creation; one run makes sure it is complete
+            self.run(np.zeros([1, 3, *(self.input_hw or (640, 640))], np.float32))
+            self.build_s = time.monotonic() - started
+            trt.write_manifest(
+                lookup.folder, self.key, self.build_s,
+                {"model_file": path.name, "onnxruntime_version": ort.__version__},
+            )  # fmt: skip
+            log(f"TensorRT engine built in {self.build_s:.0f} s: {lookup.folder}")
+        else:
+            self.build_s = 0.0
 
 
 CPU_PINNING_ENV = "EDGE_ROVER_OV_CPU_PINNING"
@@ -286,21 +401,47 @@ def _ov_metadata(model) -> dict[str, str]:
         return {}
 
 
-def resolve_backend(requested: str, model_path: Path) -> BackendChoice:
-    """``choose_backend`` with the facts of this machine and this model folder."""
-    if requested != "auto":
-        return choose_backend(requested, model_path, False, None)
-    ir = openvino_ir_for(model_path)
-    return choose_backend(
-        requested, model_path, openvino_importable(), ir if openvino_ir_complete(ir) else None
+def detect_platform() -> Platform:
+    """This machine's facts for ``choose_backend`` (the NVIDIA probes run only where ORT has GPU
+    providers, so a CPU-only machine never loads libcuda)."""
+    import onnxruntime as ort
+
+    from edge_rover.perception.detection import tensorrt_engine as trt
+
+    providers = tuple(ort.get_available_providers())
+    gpu_providers = TRT_EP in providers or CUDA_EP in providers
+    return Platform(
+        ort_providers=providers,
+        openvino_available=openvino_importable(),
+        machine=platform_module.machine(),
+        gpu=trt.gpu_name() if gpu_providers else None,
+        tensorrt_version=trt.tensorrt_version() if TRT_EP in providers else None,
     )
 
 
-def make_backend(name: str, path: Path, threads: int, input_hw: tuple[int, int] | None) -> Backend:
+def resolve_backend(requested: str, model_path: Path) -> BackendChoice:
+    """``choose_backend`` with the facts of this machine and this model folder."""
+    if requested != "auto":
+        return choose_backend(requested, model_path, Platform(), None)
+    ir = openvino_ir_for(model_path)
+    return choose_backend(requested, model_path, detect_platform(), ir if openvino_ir_complete(ir) else None)
+
+
+def make_backend(
+    name: str,
+    path: Path,
+    threads: int,
+    input_hw: tuple[int, int] | None,
+    engine_cache_dir: Path | None = None,
+    trt_precision: str = "auto",
+    log: Callable[[str], None] = print,
+) -> Backend:
     if name == "onnxruntime":
         return OnnxRuntimeBackend(path, threads)
     if name == "openvino":
         return OpenVinoBackend(path, threads, input_hw)
     if name == "tensorrt":
-        return TensorRtBackend(path, threads)
+        return TensorRtBackend(path, threads, engine_cache_dir, trt_precision, log)
+    if name == "cuda":
+        return CudaBackend(path, threads)
     raise ValueError(f"unknown backend {name!r}; choose one of {list(BACKENDS)}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from edge_rover.perception.detection.model_card import (
 )
 from edge_rover.perception.detection.postprocess import ClassMapping, as_channels_first, decode
 from edge_rover.perception.detection.preprocess import Letterbox, as_bgr, letterbox, letterbox_bgr
+from edge_rover.perception.detection.tensorrt_engine import PRECISIONS
 from edge_rover.perception.detection.types import (
     DetectionResult,
     Detections,
@@ -44,7 +45,7 @@ from edge_rover.perception.detection.types import (
 @dataclass(frozen=True)
 class DetectorConfig:
     model_path: str
-    backend: str = "auto"  # auto: OpenVINO IR beside the model if openvino is installed, else ORT
+    backend: str = "auto"  # auto: TensorRT, CUDA, OpenVINO IR (x86), ORT CPU (backends.choose_backend)
     threads: int = 2
     conf_threshold: float = 0.25
     iou_threshold: float = 0.45
@@ -54,12 +55,16 @@ class DetectorConfig:
     class_remap: dict[str, str] = field(default_factory=dict)  # model name → output name
     model_card: str | None = None  # None: <model stem>.card.yaml beside the model, if any
     max_detections: int = 100
+    engine_cache_dir: str | None = None  # TensorRT engines; None: $XDG_CACHE_HOME/edge_rover/engines
+    trt_precision: str = "auto"  # TensorRT: auto (int8 for a QDQ model, else fp16), int8, fp16
 
     def validate(self) -> None:
         if self.backend not in BACKENDS:
             raise ValueError(f"backend {self.backend!r} is not one of {list(BACKENDS)}")
         if not 0.0 < self.conf_threshold < 1.0 or not 0.0 < self.iou_threshold <= 1.0:
             raise ValueError("conf_threshold must be in (0, 1) and iou_threshold in (0, 1]")
+        if self.trt_precision not in PRECISIONS:
+            raise ValueError(f"trt_precision {self.trt_precision!r} is not one of {list(PRECISIONS)}")
         if self.threads < 1:
             raise ValueError("threads must be >= 1")
         if self.input_hw is not None and (min(self.input_hw) < 32 or any(v % 32 for v in self.input_hw)):
@@ -87,7 +92,8 @@ def _resolve_model_classes(
 class Detector:
     """Loads and checks the model once; ``detect(image)`` per frame."""
 
-    def __init__(self, config: DetectorConfig) -> None:
+    def __init__(self, config: DetectorConfig, log: Callable[[str], None] = print) -> None:
+        """``log`` gets the one-off progress lines (the TensorRT engine build)."""
         config.validate()
         self.config = config
         self.error_counts: Counter[str] = Counter()
@@ -112,7 +118,13 @@ class Detector:
             self._load_ultralytics(path)
             return
         self.backend: Backend = make_backend(
-            self.backend_choice.backend, path, config.threads, config.input_hw
+            self.backend_choice.backend,
+            path,
+            config.threads,
+            config.input_hw,
+            Path(config.engine_cache_dir) if config.engine_cache_dir else None,
+            config.trt_precision,
+            log,
         )
         self.input_hw = self._check_input_size(self.backend.input_hw)
         self.model_classes = _resolve_model_classes(config, self.card, getattr(self.backend, "metadata", {}))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from pathlib import Path
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
@@ -28,12 +29,13 @@ from edge_rover.common.ros_conversions import (
     image_to_bgr,
     stamp_to_sec,
 )
-from edge_rover.perception.detection.backends import BACKENDS
+from edge_rover.perception.detection.backends import BACKENDS, resolve_backend
 from edge_rover.perception.detection.detector import Detector, DetectorConfig
 from edge_rover.perception.detection.drawing import draw_detections
-from edge_rover.perception.detection.monitoring import WARN, DetectorStats
+from edge_rover.perception.detection.monitoring import WARN, DetectorStats, not_ready_status
 from edge_rover.perception.detection.ros_conversions import detections_to_msg
-from edge_rover.perception.detection.types import FrameError, ModelLoadError
+from edge_rover.perception.detection.tensorrt_engine import PRECISIONS
+from edge_rover.perception.detection.types import BackendUnavailableError, FrameError, ModelLoadError
 
 DEFAULT_MODEL = "package://edge_rover/models/edge_rover_yolov8n_int8.onnx"
 
@@ -57,9 +59,20 @@ PARAMS = [
     ParamSpec(
         "backend",
         "auto",
-        "inference backend; auto = OpenVINO on the INT8 IR beside the model when openvino is installed "
-        "(measured fastest), else onnxruntime",
+        "inference backend; auto = TensorRT when usable (NVIDIA), else CUDA on a GPU, else OpenVINO on "
+        "the INT8 IR beside the model on x86 (measured fastest there), else onnxruntime (CPU)",
         choices=BACKENDS,
+    ),
+    ParamSpec(
+        "engine_cache_dir",
+        "",
+        "writable folder for TensorRT engines; empty: $XDG_CACHE_HOME/edge_rover/engines (~/.cache/...)",
+    ),
+    ParamSpec(
+        "trt_precision",
+        "auto",
+        "TensorRT engine precision; auto = int8 from the QDQ model's own scales, fp16 for a float model",
+        choices=PRECISIONS,
     ),
     ParamSpec("threads", 2, "intra-op threads of the backend", min=1, max=64),
     ParamSpec("conf_threshold", 0.25, "minimum class score", min=0.01, max=0.99),
@@ -103,6 +116,8 @@ def config_from_params(values: dict) -> DetectorConfig:
         class_remap=remap,
         model_card=str(resolve_url(values["model_card"])) if values["model_card"] else None,
         max_detections=values["max_detections"],
+        engine_cache_dir=values["engine_cache_dir"] or None,
+        trt_precision=values["trt_precision"],
     )
 
 
@@ -110,13 +125,21 @@ class DetectorNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("detector", **kwargs)
         values = declare_validated(self, PARAMS)
-        self.detector = Detector(config_from_params(values))
-        height, width = self.detector.input_hw
-        choice = self.detector.backend_choice
-        self.get_logger().info(
-            f"model {self.detector.model_path} on {choice.backend} ({choice.reason}), input "
-            f"{height}x{width}, classes {list(self.detector.class_names)}"
-        )
+        config = config_from_params(values)
+        self.detector: Detector | None = None
+        self._load_error: BaseException | None = None
+        self._loading_since = time.monotonic()
+        # A TensorRT engine may take minutes to build on its first start: load it on a thread so
+        # /diagnostics can say "not ready" meanwhile (no /detections: the controller stops).
+        # Every other backend loads here, so a bad model stops the node at once.
+        self._pending_choice = resolve_backend(config.backend, Path(config.model_path))
+        if self._pending_choice.backend == "tensorrt":
+            self.get_logger().info(f"loading TensorRT ({self._pending_choice.reason}); not ready until done")
+            threading.Thread(target=self._load, args=(config,), name="detector-load", daemon=True).start()
+        else:
+            self._load(config)
+            if self._load_error is not None:
+                raise self._load_error
         self.stats = DetectorStats()
         self._published_at_last_diag = 0
         self._period_s = values["diagnostics_period_s"]
@@ -150,6 +173,22 @@ class DetectorNode(Node):
         self._worker = threading.Thread(target=self._work, name="detector-worker", daemon=True)
         self._worker.start()
 
+    def _load(self, config: DetectorConfig) -> None:
+        try:
+            detector = Detector(config, log=self.get_logger().info)
+        except Exception as err:  # raised from the node (or the executor, for the thread) below
+            self._load_error = err
+            return
+        height, width = detector.input_hw
+        choice = detector.backend_choice
+        engine = getattr(detector.backend, "engine_folder", None)
+        self.get_logger().info(
+            f"model {detector.model_path} on {choice.backend} ({choice.reason}), input "
+            f"{height}x{width}, classes {list(detector.class_names)}"
+            + (f", engine {engine} ({detector.backend.engine_state})" if engine else "")
+        )
+        self.detector = detector
+
     # executor thread: only hand over the newest frame
     def _on_image(self, msg) -> None:
         with self._mailbox:
@@ -170,6 +209,9 @@ class DetectorNode(Node):
             self._process(msg)
 
     def _process(self, msg) -> None:
+        if self.detector is None:  # still loading (TensorRT build): no detections, counted
+            self.stats.errors["not_ready"] += 1
+            return
         started = time.perf_counter()
         try:
             image = self._to_bgr(msg)
@@ -220,16 +262,29 @@ class DetectorNode(Node):
         if self._size_changes > self._size_changes_at_last_diag and level < WARN:
             level, message = WARN, f"image size changed (now {values['frame_size']})"
         self._size_changes_at_last_diag = self._size_changes
+        choice = self.detector.backend_choice if self.detector is not None else self._pending_choice
+        values["backend"] = choice.backend
+        values["backend_reason"] = choice.reason
+        values["ready"] = str(self.detector is not None).lower()
+        engine = getattr(self.detector.backend, "engine_folder", None) if self.detector else None
+        if engine is not None:
+            values["engine"] = f"{engine} ({self.detector.backend.engine_state})"
+        readiness = not_ready_status(self.detector is not None, self._load_error,
+                                     time.monotonic() - self._loading_since)  # fmt: skip
+        if readiness is not None:
+            level, message = readiness
         status = DiagnosticStatus(
             level=bytes([level]),
             name=f"{self.get_name()}: detector",
             message=message,
-            hardware_id=self.detector.backend_choice.backend,
+            hardware_id=choice.backend,
         )
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diag_pub.publish(array)
+        if self._load_error is not None:
+            raise self._load_error  # from the executor: run_node reports it in one line, exit 1
 
     def destroy_node(self) -> None:
         with self._mailbox:
@@ -240,7 +295,7 @@ class DetectorNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return run_node(DetectorNode, "detector", args, config_errors=(ModelLoadError,))
+    return run_node(DetectorNode, "detector", args, config_errors=(ModelLoadError, BackendUnavailableError))
 
 
 if __name__ == "__main__":

@@ -64,3 +64,15 @@ class DetectorStats:
         if self.errors:
             return WARN, f"{sum(self.errors.values())} frame errors so far ({dict(self.errors)})", values
         return OK, "running", values
+
+
+def not_ready_status(
+    loaded: bool, load_error: BaseException | None, waited_s: float
+) -> tuple[int, str] | None:
+    """(level, message) while the detector is not running yet (a TensorRT engine loading or
+    building on its thread) or failed to load; None once it runs."""
+    if load_error is not None:
+        return ERROR, f"not ready: the detector failed to load: {load_error}"
+    if not loaded:
+        return WARN, f"not ready: loading/building the TensorRT engine ({waited_s:.0f} s so far)"
+    return None

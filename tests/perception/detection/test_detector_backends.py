@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from edge_rover.perception.detection.backends import choose_backend, openvino_ir_complete, openvino_ir_for
+from edge_rover.perception.detection.backends import (
+    CPU_EP,
+    CUDA_EP,
+    TRT_EP,
+    Platform,
+    choose_backend,
+    detect_platform,
+    openvino_ir_complete,
+    openvino_ir_for,
+)
 from edge_rover.perception.detection.detector import Detector, DetectorConfig
 from edge_rover.perception.detection.types import BackendUnavailableError, ModelLoadError
 
@@ -24,25 +34,64 @@ needs_openvino = pytest.mark.skipif(not HAVE_OPENVINO, reason="openvino not inst
 # -- auto: pure decision -----------------------------------------------------------------------
 
 
+X86_CPU = Platform(ort_providers=(CPU_EP,), openvino_available=True, machine="x86_64")
+X86_NO_OV = Platform(ort_providers=(CPU_EP,), openvino_available=False, machine="x86_64")
+# onnxruntime-gpu on a Jetson: every provider listed, the GPU and libnvinfer found
+JETSON = Platform((TRT_EP, CUDA_EP, CPU_EP), openvino_available=False, machine="aarch64",
+                  gpu="Orin sm87", tensorrt_version="10.3.0")  # fmt: skip
+
+
 def test_auto_picks_openvino_only_with_openvino_and_an_ir() -> None:
     onnx, ir = Path("m/model.onnx"), Path("m/model_openvino.xml")
     assert openvino_ir_for(onnx) == ir and openvino_ir_for(ir) == ir
-    both = choose_backend("auto", onnx, True, ir)
+    both = choose_backend("auto", onnx, X86_CPU, ir)
     assert (both.backend, both.model_path) == ("openvino", ir) and "model_openvino.xml" in both.reason
-    no_ov = choose_backend("auto", onnx, False, ir)
+    no_ov = choose_backend("auto", onnx, X86_NO_OV, ir)
     assert (no_ov.backend, no_ov.model_path) == ("onnxruntime", onnx) and "not installed" in no_ov.reason
-    no_ir = choose_backend("auto", onnx, True, None)
+    no_ir = choose_backend("auto", onnx, X86_CPU, None)
     assert (no_ir.backend, no_ir.model_path) == ("onnxruntime", onnx) and "no OpenVINO" in no_ir.reason
+
+
+def test_auto_order_tensorrt_cuda_openvino_cpu() -> None:
+    onnx, ir = Path("m/model.onnx"), Path("m/model_openvino.xml")
+    trt = choose_backend("auto", onnx, JETSON, None)
+    assert (trt.backend, trt.model_path) == ("tensorrt", onnx)
+    assert "TensorRT 10.3.0 on Orin sm87" in trt.reason
+    # an x86 desktop with TensorRT and OpenVINO + IR: TensorRT still wins (the GPU first)
+    desktop = replace(JETSON, machine="x86_64", openvino_available=True, gpu="NVIDIA H100 sm90")
+    assert choose_backend("auto", onnx, desktop, ir).backend == "tensorrt"
+    # the CUDA provider without libnvinfer: CUDA, saying why not TensorRT
+    no_trt = choose_backend("auto", onnx, replace(JETSON, tensorrt_version=None), ir)
+    assert no_trt.backend == "cuda" and "libnvinfer" in no_trt.reason
+    # a GPU wheel on a machine without a GPU (the PyPI onnxruntime-gpu lists both providers anyway)
+    no_gpu = replace(JETSON, machine="x86_64", openvino_available=True, gpu=None)
+    choice = choose_backend("auto", onnx, no_gpu, ir)
+    assert choice.backend == "openvino" and "no CUDA GPU" in choice.reason
+    # OpenVINO is for x86 only: an ARM board without GPU backends runs ORT on the CPU
+    arm = Platform((CPU_EP,), openvino_available=True, machine="aarch64")
+    choice = choose_backend("auto", onnx, arm, ir)
+    assert choice.backend == "onnxruntime" and "aarch64" in choice.reason
+    assert "no TensorRT execution provider" in choice.reason
 
 
 def test_explicit_backend_is_kept_and_an_ir_needs_openvino() -> None:
     onnx, ir = Path("model.onnx"), Path("model_openvino.xml")
-    for name in ("onnxruntime", "openvino", "tensorrt", "ultralytics"):
-        choice = choose_backend(name, onnx, True, ir)
+    for name in ("onnxruntime", "openvino", "tensorrt", "cuda", "ultralytics"):
+        choice = choose_backend(name, onnx, X86_CPU, ir)
         assert (choice.backend, choice.model_path) == (name, onnx) and "explicitly" in choice.reason
-    assert choose_backend("auto", ir, True, None).backend == "openvino"
+    assert choose_backend("auto", ir, X86_CPU, None).backend == "openvino"
     with pytest.raises(BackendUnavailableError, match="openvino is not installed"):
-        choose_backend("auto", ir, False, None)
+        choose_backend("auto", ir, X86_NO_OV, None)
+
+
+def test_gpu_backends_fail_clearly_without_a_gpu_here() -> None:
+    """This machine has no NVIDIA stack: asking for one is a clear error, not a CPU fallback."""
+    here = detect_platform()
+    if here.tensorrt_usable()[0] or here.cuda_usable():
+        pytest.skip("this machine has a usable GPU backend")
+    for name, words in (("tensorrt", "cannot run here"), ("cuda", "needs onnxruntime-gpu")):
+        with pytest.raises(BackendUnavailableError, match=words):
+            Detector(DetectorConfig(model_path=str(SHIPPED), backend=name))
 
 
 def test_an_ir_counts_only_with_its_weights_and_card(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge_rover.perception.detection.monitoring import OK, WARN, DetectorStats
+from edge_rover.perception.detection.monitoring import ERROR, OK, WARN, DetectorStats, not_ready_status
 
 
 def test_one_stall_shows_in_the_max_but_not_in_p99() -> None:
@@ -35,3 +35,11 @@ def test_no_frames_is_a_warning_without_latency_values() -> None:
     level, message, values = DetectorStats().summary(0, 1.0)
     assert level == WARN and "no images" in message
     assert "processing_ms_max" not in values
+
+
+def test_not_ready_until_loaded_and_an_error_when_loading_failed() -> None:
+    level, message = not_ready_status(False, None, 42.4)
+    assert level == WARN and message.startswith("not ready") and "42 s" in message
+    level, message = not_ready_status(False, RuntimeError("no libnvinfer"), 3.0)
+    assert level == ERROR and "no libnvinfer" in message
+    assert not_ready_status(True, None, 100.0) is None

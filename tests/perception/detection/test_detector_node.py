@@ -139,3 +139,42 @@ def test_bad_parameters_are_refused_at_start(ros_context, shared_data: Path) -> 
         _make_node(ros_context, shared_data, model_path="package://edge_rover/models/nope.onnx")
     with pytest.raises(ValueError, match="class_remap"):
         _make_node(ros_context, shared_data, class_remap="truck")
+
+
+def test_tensorrt_loads_on_a_thread_and_a_failure_is_reported_not_hidden(ros_context, shared_data) -> None:
+    """No TensorRT here: the node starts (the build would run on its thread), /diagnostics says
+    why it is not ready with the backend and reason, then the error leaves the executor (run_node
+    turns it into one line and exit 1) instead of silently falling back to the CPU."""
+    from edge_rover.perception.detection.types import BackendUnavailableError
+    from tests.ros_helpers import spin_until
+
+    detector = _make_node(ros_context, shared_data, backend="tensorrt")
+    harness, executor, got, _, _ = _harness(ros_context)
+    executor.add_node(detector)
+    try:
+        with pytest.raises(BackendUnavailableError, match="cannot run here"):
+            spin_until(executor, lambda: False, timeout_s=10.0)
+        executor.remove_node(detector)
+        assert spin_until(executor, lambda: bool(got["diag"]), timeout_s=5.0)
+        status = got["diag"][-1].status[0]
+        values = {kv.key: kv.value for kv in status.values}
+        assert status.level == bytes([2]) and status.message.startswith("not ready")
+        assert (values["backend"], values["ready"]) == ("tensorrt", "false")
+        assert "explicitly" in values["backend_reason"]
+    finally:
+        executor.shutdown()
+        detector.destroy_node()
+        harness.destroy_node()
+
+
+def test_detector_cli_without_tensorrt_exits_with_one_line(shared_data: Path) -> None:
+    import subprocess
+
+    model = shared_data / "models" / "yolov8n_int8_dynamic.onnx"
+    result = subprocess.run(
+        ["ros2", "run", "edge_rover", "detector", "--ros-args", "-p", "backend:=tensorrt",
+         "-p", f"model_path:={model}", "-p", "diagnostics_period_s:=0.2"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "cannot run here" in result.stderr and "Traceback" not in result.stderr
