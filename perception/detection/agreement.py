@@ -1,0 +1,105 @@
+"""Do two backends find the same boxes? The gate for an engine against its reference run.
+
+A TensorRT engine (or any other backend) is accepted when, on the same real frames, its
+detections and the reference's (CPU ONNX Runtime on the same model) pair up one to one with the
+same class and IoU >= ``iou_min`` for at least ``min_fraction`` of the boxes of *either* side
+(a missing box and an extra box both count against it). Pure numpy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from perception.detection.postprocess import box_iou
+from perception.detection.types import Detections
+
+IOU_MIN = 0.9
+MIN_FRACTION = 0.98
+
+
+@dataclass(frozen=True)
+class Agreement:
+    reference_boxes: int
+    candidate_boxes: int
+    matched: int  # same class, IoU >= iou_min, one to one
+    class_mismatches: int  # a candidate box at IoU >= iou_min but of another class
+    iou_min: float
+
+    @property
+    def fraction(self) -> float:
+        """Matched share of the larger side (1.0 when both found nothing)."""
+        most = max(self.reference_boxes, self.candidate_boxes)
+        return 1.0 if most == 0 else self.matched / most
+
+    def passes(self, min_fraction: float = MIN_FRACTION) -> bool:
+        return self.fraction >= min_fraction
+
+    def summary(self, min_fraction: float = MIN_FRACTION) -> str:
+        verdict = "pass" if self.passes(min_fraction) else "FAIL"
+        return (
+            f"{verdict}: {self.matched} of {self.reference_boxes} reference / {self.candidate_boxes} "
+            f"candidate boxes agree (same class, IoU >= {self.iou_min}): {self.fraction:.1%}, "
+            f"need {min_fraction:.0%}; {self.class_mismatches} class mismatches"
+        )
+
+
+def _match_frame(reference: Detections, candidate: Detections, iou_min: float) -> tuple[int, int]:
+    """(matched, class mismatches) of one frame, greedy by IoU (highest pairs first)."""
+    if len(reference) == 0 or len(candidate) == 0:
+        return 0, 0
+    iou = box_iou(reference.boxes.astype(np.float64), candidate.boxes.astype(np.float64))
+    ref_names = np.asarray(reference.names())
+    cand_names = np.asarray(candidate.names())
+    same_class = ref_names[:, None] == cand_names[None, :]
+    matched = 0
+    ref_used = np.zeros(len(reference), bool)
+    cand_used = np.zeros(len(candidate), bool)
+    for flat in np.argsort(-(iou * same_class), axis=None, kind="stable"):
+        r, c = np.unravel_index(flat, iou.shape)
+        if iou[r, c] < iou_min or not same_class[r, c]:
+            break
+        if not ref_used[r] and not cand_used[c]:
+            ref_used[r] = cand_used[c] = True
+            matched += 1
+    mismatched = (iou >= iou_min) & ~same_class
+    mismatches = int(np.count_nonzero(mismatched[~ref_used][:, ~cand_used].any(axis=1)))
+    return matched, mismatches
+
+
+def compare_detections(
+    reference: Sequence[Detections], candidate: Sequence[Detections], iou_min: float = IOU_MIN
+) -> Agreement:
+    """Agreement over frames given in the same order for both backends."""
+    if len(reference) != len(candidate):
+        raise ValueError(f"{len(reference)} reference frames but {len(candidate)} candidate frames")
+    matched = mismatches = 0
+    for ref, cand in zip(reference, candidate, strict=True):
+        m, x = _match_frame(ref, cand, iou_min)
+        matched, mismatches = matched + m, mismatches + x
+    return Agreement(
+        reference_boxes=sum(len(r) for r in reference),
+        candidate_boxes=sum(len(c) for c in candidate),
+        matched=matched,
+        class_mismatches=mismatches,
+        iou_min=iou_min,
+    )
+
+
+def load_frames(paths: Sequence[Path]) -> tuple[list[np.ndarray], str]:
+    """The frames (BGR) and one sha256 over their bytes, so a result names its input data."""
+    digest = hashlib.sha256()
+    frames = []
+    for path in paths:
+        data = Path(path).read_bytes()
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f"unreadable image {path}")
+        digest.update(data)
+        frames.append(image)
+    return frames, digest.hexdigest()
