@@ -18,3 +18,8 @@ ANGULAR_Z_HELP = (
     "/cmd_vel angular.z: yaw_rate (rad/s; the Twist convention) or steering_angle (rad; front-wheel "
     "angle). Controller, serial bridge and simulator must agree: launch files pass one argument to all"
 )
+
+# The motor MCU's stable device name on the rover, made by deploy/udev/99-edge-rover-mcu.rules;
+# rover.launch.py's default serial_port (the serial_bridge node's own default stays the emulator's
+# /tmp/edge_rover_mcu for development off the robot).
+ROVER_MCU_DEVICE = "/dev/edge_rover_mcu"

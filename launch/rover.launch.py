@@ -9,6 +9,7 @@ from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
+from edge_rover.common.conventions import ROVER_MCU_DEVICE
 from edge_rover.common.launch_helpers import (
     PACKAGE,
     RESPAWN_DELAY_S,
@@ -27,7 +28,8 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(
             "camera_source",
             default_value="0",
-            description="device index, /dev/videoN, GStreamer pipeline, video file or image folder",
+            description="device index, /dev/videoN, csi://N (Jetson CSI camera N), GStreamer pipeline, "
+            "video file or image folder",
         ),
         DeclareLaunchArgument(
             "camera_info_url",
@@ -41,8 +43,9 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("use_sim_time", default_value="false", description="run on /clock"),
         DeclareLaunchArgument(
             "serial_port",
-            default_value="/dev/ttyACM0",
-            description="motor MCU serial device or pyserial URL (the emulator: /tmp/edge_rover_mcu)",
+            default_value=ROVER_MCU_DEVICE,
+            description="motor MCU serial device or pyserial URL (udev name from deploy/udev; the emulator: "
+            "/tmp/edge_rover_mcu)",
         ),
         DeclareLaunchArgument(
             "serial", default_value="true", description="start the serial bridge to the MCU"

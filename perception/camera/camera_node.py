@@ -22,7 +22,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
-from calibration.calibration_io import load_camera_info
+from edge_rover.calibration.calibration_io import load_camera_info
 from edge_rover.common.camera_model import CalibrationError, CameraIntrinsics
 from edge_rover.common.node_runner import run_node
 from edge_rover.common.params import ParamSpec, declare_validated
@@ -37,10 +37,15 @@ from edge_rover.perception.camera.capture import (
     fit_to_size,
     open_source,
     parse_source,
+    require_capture_backend,
 )
 
 PARAMS = [
-    ParamSpec("source", "0", "device index, /dev/videoN, GStreamer pipeline, video file or image folder"),
+    ParamSpec(
+        "source",
+        "0",
+        "device index, /dev/videoN, csi://N (Jetson CSI), GStreamer pipeline, video file or image folder",
+    ),
     ParamSpec("width", 640, "output width in pixels (0 = native)", min=0, max=8192),
     ParamSpec("height", 480, "output height in pixels (0 = native)", min=0, max=8192),
     ParamSpec("fps", 30.0, "frame rate (timer rate; requested from live cameras)", min=0.1, max=240.0),
@@ -85,10 +90,11 @@ class CameraNode(Node):
     def __init__(self) -> None:
         super().__init__("camera")
         self.params = declare_validated(self, PARAMS)
-        self.spec = parse_source(self.params["source"])
         self.calibration = load_camera_info(self.params["camera_info_url"])
         self.width = self.params["width"] or self.calibration.width
         self.height = self.params["height"] or self.calibration.height
+        self.spec = parse_source(self.params["source"], self.width, self.height, self.params["fps"])
+        require_capture_backend(self.spec)
         self.intrinsics = intrinsics_for_output(self.calibration, self.width, self.height)
         self.image_pub = self.create_publisher(Image, "/camera/image_raw", SENSOR_QOS)
         self.info_pub = self.create_publisher(CameraInfo, "/camera/camera_info", SENSOR_QOS)

@@ -3,6 +3,8 @@
 Sources, chosen from one string:
 * ``0`` or ``/dev/video0`` — a V4L2 device;
 * a GStreamer pipeline (contains ``!``, e.g. Jetson CSI ``nvarguscamerasrc ! ... ! appsink``);
+* ``csi://N`` — the Jetson CSI camera with sensor-id N: expands to the ``nvarguscamerasrc``
+  pipeline at the configured size and frame rate (:func:`csi_pipeline`);
 * a video file (``.mp4``, ``.avi``, ``.mkv``, ``.mov``, ``.webm``, ``.m4v``);
 * a folder of images (``.png``, ``.jpg``, ``.jpeg``, ``.bmp``), played in name order.
 """
@@ -13,6 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
 
@@ -44,13 +47,63 @@ class SourceSpec:
         return self.kind in (SourceKind.DEVICE, SourceKind.GSTREAMER)
 
 
-def parse_source(source: str) -> SourceSpec:
-    """Classify a source string; raise CameraError with what is accepted."""
+CSI_PREFIX = "csi://"
+CSI_DEFAULT_SIZE = (1280, 720)  # when neither the parameters nor the calibration give one
+
+
+def csi_pipeline(sensor_id: int, width: int, height: int, fps: float) -> str:
+    """The Jetson CSI camera (libargus) as an OpenCV GStreamer pipeline delivering BGR frames.
+
+    nvarguscamerasrc picks the sensor mode for width x height at fps; nvvidconv leaves NVMM memory
+    (BGRx), videoconvert makes BGR; appsink keeps only the newest buffer (never a backlog).
+    """
+    if width <= 0 or height <= 0 or fps <= 0:
+        raise CameraError(f"csi://{sensor_id} needs a size and a frame rate (got {width}x{height} @ {fps})")
+    rate = Fraction(fps).limit_denominator(1001)
+    return (
+        f"nvarguscamerasrc sensor-id={sensor_id} ! "
+        f"video/x-raw(memory:NVMM), width={width}, height={height}, "
+        f"framerate={rate.numerator}/{rate.denominator}, format=NV12 ! "
+        "nvvidconv ! video/x-raw, format=BGRx ! videoconvert ! video/x-raw, format=BGR ! "
+        "appsink drop=true max-buffers=1 sync=false"
+    )
+
+
+def opencv_has_gstreamer() -> bool:
+    for line in cv2.getBuildInformation().splitlines():
+        if line.strip().startswith("GStreamer:"):
+            return "YES" in line
+    return False
+
+
+def require_capture_backend(spec: SourceSpec, has_gstreamer: bool | None = None) -> None:
+    """Refuse a pipeline source at start, in one line, when this OpenCV cannot run it."""
+    if spec.kind != SourceKind.GSTREAMER:
+        return
+    if not (opencv_has_gstreamer() if has_gstreamer is None else has_gstreamer):
+        raise CameraError(
+            "this OpenCV is built without GStreamer (the PyPI opencv-python wheels are): use the "
+            "system OpenCV on the Jetson (apt python3-opencv, JetPack's OpenCV has GStreamer) for "
+            "csi:// and nvarguscamerasrc pipelines"
+        )
+
+
+def parse_source(source: str, width: int = 0, height: int = 0, fps: float = 30.0) -> SourceSpec:
+    """Classify a source string; raise CameraError with what is accepted.
+
+    ``width``/``height``/``fps`` are used by the ``csi://N`` preset only (0: 1280x720)."""
     text = source.strip()
     if not text:
         raise CameraError(
             "camera source is empty: give a device index, /dev/videoN, a pipeline, a video or a folder"
         )
+    if text.startswith(CSI_PREFIX):
+        sensor = text[len(CSI_PREFIX) :]
+        if not sensor.isdigit():
+            raise CameraError(f"camera source {source!r}: expected csi://<sensor id>, e.g. csi://0")
+        if width <= 0 or height <= 0:
+            width, height = CSI_DEFAULT_SIZE
+        return SourceSpec(SourceKind.GSTREAMER, csi_pipeline(int(sensor), width, height, fps))
     if "!" in text:
         return SourceSpec(SourceKind.GSTREAMER, text)
     if text.isdigit() or text.startswith("/dev/video"):
@@ -63,8 +116,9 @@ def parse_source(source: str) -> SourceSpec:
             raise CameraError(f"video file not found: {path}")
         return SourceSpec(SourceKind.VIDEO_FILE, str(path))
     raise CameraError(
-        f"unknown camera source {source!r}: expected a device index (0), /dev/videoN, a GStreamer "
-        f"pipeline (with '!'), a video file ({', '.join(sorted(VIDEO_EXTENSIONS))}) or an image folder"
+        f"unknown camera source {source!r}: expected a device index (0), /dev/videoN, csi://N, a "
+        f"GStreamer pipeline (with '!'), a video file ({', '.join(sorted(VIDEO_EXTENSIONS))}) "
+        "or an image folder"
     )
 
 
@@ -82,11 +136,7 @@ class CaptureSource:
     def __init__(self, spec: SourceSpec, width: int, height: int, fps: float, loop: bool) -> None:
         self.spec, self.loop = spec, loop
         if spec.kind == SourceKind.GSTREAMER:
-            if "GStreamer:                   YES" not in cv2.getBuildInformation():
-                raise CameraError(
-                    "this OpenCV is built without GStreamer: use the system OpenCV on the Jetson "
-                    "(apt python3-opencv) for nvarguscamerasrc pipelines"
-                )
+            require_capture_backend(spec)
             self.capture = cv2.VideoCapture(spec.location, cv2.CAP_GSTREAMER)
         elif spec.kind == SourceKind.DEVICE:
             device = int(spec.location) if spec.location.isdigit() else spec.location

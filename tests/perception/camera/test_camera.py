@@ -123,3 +123,35 @@ def test_fit_to_size_keeps_native_when_unset() -> None:
     frame = _pattern(0)
     assert fit_to_size(frame, 0, 0) is frame
     assert fit_to_size(frame, 80, 60).shape == (60, 80, 3)
+
+
+def test_csi_preset_expands_to_the_nvargus_pipeline_at_the_configured_size_and_rate() -> None:
+    from edge_rover.perception.camera.capture import csi_pipeline
+
+    spec = parse_source("csi://1", 640, 480, 30.0)
+    assert spec.kind == SourceKind.GSTREAMER and spec.is_live
+    assert spec.location == csi_pipeline(1, 640, 480, 30.0)
+    assert spec.location.startswith(
+        "nvarguscamerasrc sensor-id=1 ! video/x-raw(memory:NVMM), width=640, height=480"
+    )
+    assert "framerate=30/1" in spec.location and spec.location.endswith(
+        "appsink drop=true max-buffers=1 sync=false"
+    )
+    assert "framerate=30000/1001" in parse_source("csi://0", 1280, 720, 29.97002997).location
+    assert "width=1280, height=720" in parse_source("csi://0").location  # no size given anywhere
+    for bad in ("csi://", "csi://front", "csi://-1"):
+        with pytest.raises(CameraError, match="csi://<sensor id>"):
+            parse_source(bad, 640, 480, 30.0)
+
+
+def test_a_pipeline_without_gstreamer_is_refused_in_one_line() -> None:
+    from edge_rover.perception.camera.capture import SourceSpec, opencv_has_gstreamer, require_capture_backend
+
+    spec = parse_source("csi://0", 640, 480, 30.0)
+    with pytest.raises(CameraError, match=r"without GStreamer.*system OpenCV"):
+        require_capture_backend(spec, has_gstreamer=False)
+    require_capture_backend(spec, has_gstreamer=True)
+    require_capture_backend(SourceSpec(SourceKind.DEVICE, "0"), has_gstreamer=False)  # not a pipeline
+    if not opencv_has_gstreamer():  # the PyPI wheel here: the real check refuses it too
+        with pytest.raises(CameraError, match="without GStreamer"):
+            require_capture_backend(spec)

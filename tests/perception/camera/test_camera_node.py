@@ -73,3 +73,17 @@ def test_bad_parameters_fail_at_start_with_one_clear_error(params: list[str], me
     assert result.returncode == 1, result.stdout + result.stderr
     assert message in result.stderr, result.stderr
     assert time.monotonic() - start < 60
+
+
+def test_csi_source_without_gstreamer_exits_with_one_line() -> None:
+    """The PyPI OpenCV here has no GStreamer: csi://0 is refused at start, before any retry loop."""
+    from edge_rover.perception.camera.capture import opencv_has_gstreamer
+
+    if opencv_has_gstreamer():
+        pytest.skip("this OpenCV has GStreamer (a Jetson): the pipeline would be opened")
+    result = subprocess.run(
+        ["ros2", "run", "edge_rover", "camera", "--ros-args", "-p", "source:=csi://0"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "without GStreamer" in result.stderr and "Traceback" not in result.stderr
