@@ -5,7 +5,7 @@
 Steps: build the engine from the shipped QDQ model into a fresh cache (timed: the first-start
 cost), load it again from the cache (timed), run both backends on the same real frames and
 compare their detections (same class, IoU >= 0.9 on >= 98 % of the boxes of either side:
-perception.detection.agreement), then time both interleaved (p50/p99 of the backend's inference
+edge_rover.perception.detection.agreement), then time both interleaved (p50/p99 of the backend's inference
 and of the whole detect()). Writes one JSON, prints it and a Markdown table; exit 1 when the
 agreement gate fails. ``--candidate onnxruntime`` runs the same plumbing CPU against CPU (the
 test does that on machines without a GPU).
@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.machine import load_average, versions
-from perception.detection.agreement import IOU_MIN, MIN_FRACTION, compare_detections, load_frames
-from perception.detection.detector import Detector, DetectorConfig
-from perception.detection.evaluation import list_images
+from edge_rover.perception.detection.agreement import IOU_MIN, MIN_FRACTION, compare_detections, load_frames
+from edge_rover.perception.detection.detector import Detector, DetectorConfig
+from edge_rover.perception.detection.evaluation import list_images
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO / "models" / "edge_rover_yolov8n_int8.onnx"
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def _gpu_name() -> str | None:
-    from perception.detection.tensorrt_engine import gpu_name
+    from edge_rover.perception.detection.tensorrt_engine import gpu_name
 
     return gpu_name()
 

@@ -1,12 +1,12 @@
 """Build the detector's TensorRT engine ahead of time, so the first drive is not the first build.
 
-  python -m tools.build_engine --model models/edge_rover_yolov8n_int8.onnx \
+  python -m edge_rover.tools.build_engine --model models/edge_rover_yolov8n_int8.onnx \
       [--cache-dir DIR] [--precision auto|int8|fp16] [--check-images DIR ...]
 
 Builds (or finds) the engine in the same cache the detector node uses (its ``engine_cache_dir``
 parameter; default ``$XDG_CACHE_HOME/edge_rover/engines``), keyed by model sha256, TensorRT
 version, GPU and precision. With ``--check-images`` the engine's detections are compared with
-CPU ONNX Runtime on those real frames (perception.detection.agreement: same class, IoU >= 0.9 on
+CPU ONNX Runtime on those real frames (edge_rover.perception.detection.agreement: same class, IoU >= 0.9 on
 >= 98 % of the boxes); exit 1 when they disagree. Exit 1 with one line where TensorRT cannot run.
 """
 
@@ -19,9 +19,9 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from calibration.calibration_io import resolve_url
-from perception.detection.tensorrt_engine import PRECISIONS, default_cache_dir
-from perception.detection.types import DetectorError
+from edge_rover.calibration.calibration_io import resolve_url
+from edge_rover.perception.detection.tensorrt_engine import PRECISIONS, default_cache_dir
+from edge_rover.perception.detection.types import DetectorError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,7 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def build(args: argparse.Namespace) -> dict:
-    from perception.detection.detector import Detector, DetectorConfig
+    from edge_rover.perception.detection.detector import Detector, DetectorConfig
 
     model = str(resolve_url(args.model))
     cache = args.cache_dir or default_cache_dir()
@@ -54,8 +54,8 @@ def build(args: argparse.Namespace) -> dict:
         "seconds": round(time.monotonic() - started, 1),
     }
     if args.check_images:
-        from perception.detection.agreement import compare_detections, load_frames
-        from perception.detection.evaluation import list_images
+        from edge_rover.perception.detection.agreement import compare_detections, load_frames
+        from edge_rover.perception.detection.evaluation import list_images
 
         frames, _ = load_frames([p for source in args.check_images for p in list_images(source)])
         reference = Detector(DetectorConfig(model_path=model, backend="onnxruntime", threads=args.threads))

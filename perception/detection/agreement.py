@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from perception.detection.postprocess import box_iou
-from perception.detection.types import Detections
+from edge_rover.perception.detection.postprocess import box_iou
+from edge_rover.perception.detection.types import Detections
 
 IOU_MIN = 0.9
 MIN_FRACTION = 0.98

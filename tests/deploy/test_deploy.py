@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from common.conventions import ROVER_MCU_DEVICE
+from edge_rover.common.conventions import ROVER_MCU_DEVICE
 from tests.conftest import REPO_ROOT
 
 DEPLOY = REPO_ROOT / "deploy"
@@ -212,7 +212,9 @@ def _setup_py_installs() -> set[str]:
         if isinstance(target, ast.Name) and target.id in ("PYTHON_PACKAGES", "SHARE_DIRS"):
             names[target.id] = ast.literal_eval(node.value)
     assert set(names) == {"PYTHON_PACKAGES", "SHARE_DIRS"}, "setup.py no longer lists its packages"
-    return set(names["PYTHON_PACKAGES"]) | set(names["SHARE_DIRS"]) | {"resource", "package.xml", "setup.py"}
+    # + the edge_rover/ namespace package the folders are mapped into (setup.py package_dir)
+    top = {"edge_rover", "resource", "package.xml", "setup.py", "setup.cfg"}
+    return set(names["PYTHON_PACKAGES"]) | set(names["SHARE_DIRS"]) | top
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import gpu_check
-from perception.detection.agreement import compare_detections
-from perception.detection.types import Detections
+from edge_rover.perception.detection.agreement import compare_detections
+from edge_rover.perception.detection.types import Detections
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 NAMES = ("person", "car")
 
 
