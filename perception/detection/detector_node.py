@@ -209,8 +209,8 @@ class DetectorNode(Node):
             self._process(msg)
 
     def _process(self, msg) -> None:
-        if self.detector is None:  # still loading (TensorRT build): no detections, counted
-            self.stats.errors["not_ready"] += 1
+        if self.detector is None:  # still loading (TensorRT build): no detections; a dropped frame,
+            self.stats.dropped += 1  # not an error (that would leave the node WARN once it runs)
             return
         started = time.perf_counter()
         try:
