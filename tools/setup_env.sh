@@ -51,6 +51,8 @@ if [[ "$(cat "$stamp_file" 2>/dev/null)" != "$stamp" ]]; then
 fi
 
 # Always refresh the installed package (fast): launch files, configs and node wrappers.
+# setuptools reuses build/lib, so a module deleted from the tree would stay installed: start clean.
+rm -rf "$ROOT/build/lib" "$ROOT/build/bdist."* "$ROOT"/*.egg-info
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
   --force-reinstall "$ROOT" >/dev/null 2>"$VENV/.edge_rover_install.log" ||
   die "installing the edge_rover package failed; see $VENV/.edge_rover_install.log"
