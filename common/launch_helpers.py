@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction, SetEnvironmentVariable
 from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration
+from launch.launch_context import LaunchContext
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
@@ -17,6 +19,8 @@ from edge_rover.common.conventions import (
     ANGULAR_Z_HELP,
     ANGULAR_Z_PARAM,
 )
+
+from edge_rover.common.dds_profile import INTERFACES_ENV, launch_profile
 
 PACKAGE = "edge_rover"
 
@@ -132,3 +136,40 @@ def rviz_node(condition_arg: str = "rviz") -> Node:
         condition=IfCondition(LaunchConfiguration(condition_arg)),
         output="screen",
     )
+
+
+PROFILE_ENV = "FASTRTPS_DEFAULT_PROFILES_FILE"
+
+
+def dds_network_actions() -> list:
+    """Launch arguments ``dds_profile`` / ``dds_interfaces`` and the environment they give every node.
+
+    Whatever starts the launch (a shell without tools/ros_env.sh, a systemd unit), the nodes get a
+    Fast DDS profile whose UDP sockets listen only on named interfaces: by default the package's
+    loopback-only profile (or the one FASTRTPS_DEFAULT_PROFILES_FILE already names, if it is
+    restricted); ``dds_interfaces:=lo,wlan0`` (or $EDGE_ROVER_DDS_INTERFACES) writes a copy that
+    also listens on wlan0; ``dds_interfaces:=all`` is the explicit, logged choice of every
+    interface. A profile that would listen everywhere without that choice stops the launch.
+    """
+    return [
+        DeclareLaunchArgument(
+            "dds_profile",
+            default_value=EnvironmentVariable(PROFILE_ENV, default_value=config_path("fastdds_profiles.xml")),
+            description="Fast DDS XML profile for every node (default: $FASTRTPS_DEFAULT_PROFILES_FILE "
+            "or the package's loopback-only profile)",
+        ),
+        DeclareLaunchArgument(
+            "dds_interfaces",
+            default_value=EnvironmentVariable(INTERFACES_ENV, default_value=""),
+            description="network interfaces DDS listens on, e.g. lo,wlan0 (empty: the profile's own "
+            "allowlist, loopback in the shipped profiles; 'all': every interface, on purpose)",
+        ),
+        OpaqueFunction(function=_dds_environment),
+    ]
+
+
+def _dds_environment(context: LaunchContext) -> list:
+    profile = Path(LaunchConfiguration("dds_profile").perform(context))
+    interfaces = LaunchConfiguration("dds_interfaces").perform(context)
+    path, note = launch_profile(profile, interfaces)
+    return [SetEnvironmentVariable(PROFILE_ENV, str(path)), LogInfo(msg=f"edge_rover: {note}")]

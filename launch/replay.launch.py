@@ -10,7 +10,7 @@ from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from edge_rover.common.launch_helpers import PACKAGE, node_params, pipeline_nodes, rviz_node, shared_arguments
+from edge_rover.common.launch_helpers import PACKAGE, dds_network_actions, node_params, pipeline_nodes, rviz_node, shared_arguments
 from launch import LaunchDescription
 
 
@@ -30,6 +30,7 @@ def generate_launch_description() -> LaunchDescription:
             "rviz", default_value="false", description="start RViz with rviz/edge_rover.rviz"
         ),
         *shared_arguments(),
+        *dds_network_actions(),  # before any node: the Fast DDS profile (docs/security.md)
     ]
     replay = Node(
         package=PACKAGE,

@@ -1,6 +1,7 @@
 """The rover: camera + perception + control on live hardware (e.g. a Jetson).
 
 ros2 launch edge_rover rover.launch.py [camera_source:=0 camera_info_url:=... use_sim_time:=false rviz:=false]
+    [dds_interfaces:=lo,wlan0]   # DDS listens on loopback only unless interfaces are named (docs/security.md)
 """
 
 from launch.actions import DeclareLaunchArgument
@@ -12,6 +13,7 @@ from launch_ros.parameter_descriptions import ParameterValue
 from edge_rover.common.conventions import ROVER_MCU_DEVICE
 from edge_rover.common.launch_helpers import (
     PACKAGE,
+    dds_network_actions,
     RESPAWN_DELAY_S,
     angular_z_convention,
     node_params,
@@ -52,6 +54,7 @@ def generate_launch_description() -> LaunchDescription:
         ),
         DeclareLaunchArgument("rviz", default_value="false", description="start RViz"),
         *shared_arguments(),
+        *dds_network_actions(),  # before any node: the Fast DDS profile (docs/security.md)
     ]
     # The watchdog counts stale inputs in camera frame periods: the camera's own rate.
     frame_period = ParameterValue(

@@ -20,6 +20,7 @@ from launch_ros.parameter_descriptions import ParameterValue
 
 from edge_rover.common.launch_helpers import (
     PACKAGE,
+    dds_network_actions,
     angular_z_convention,
     installed,
     node_params,
@@ -89,6 +90,7 @@ def generate_launch_description() -> LaunchDescription:
         ),
         DeclareLaunchArgument("rviz", default_value="false", description="start RViz"),
         *shared_arguments(),
+        *dds_network_actions(),  # before any node: the Fast DDS profile (docs/security.md)
     ]
     sim = Node(
         package=PACKAGE,
