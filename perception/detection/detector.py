@@ -30,6 +30,14 @@ from edge_rover.perception.detection.model_card import (
     load_model_card,
     verify_sha256,
 )
+from edge_rover.perception.detection.model_layout import (
+    OutputLayout,
+    check_class_count,
+    check_model_file,
+    check_output_shape,
+    check_output_values,
+    check_task,
+)
 from edge_rover.perception.detection.postprocess import ClassMapping, as_channels_first, decode
 from edge_rover.perception.detection.preprocess import Letterbox, as_bgr, letterbox, letterbox_bgr
 from edge_rover.perception.detection.tensorrt_engine import PRECISIONS
@@ -101,6 +109,7 @@ class Detector:
         path = Path(config.model_path)
         if not path.is_file():
             raise ModelLoadError(f"model file not found: {path}")
+        check_model_file(path)  # a TFLite / TorchScript / weightless IR file is named, not parsed
         # auto may swap the ONNX for the OpenVINO IR beside it; that file is then checked against
         # its own card (an explicit model_card names the configured file's card only)
         self.backend_choice: BackendChoice = resolve_backend(config.backend, path)
@@ -127,9 +136,12 @@ class Detector:
             log,
         )
         self.input_hw = self._check_input_size(self.backend.input_hw)
-        self.model_classes = _resolve_model_classes(config, self.card, getattr(self.backend, "metadata", {}))
+        metadata = getattr(self.backend, "metadata", {})
+        # the layout first, whatever class list is given: a list can be made to "fit" any shape
+        self.output_layout, output_shape = self._check_output_layout(metadata)
+        self.model_classes = _resolve_model_classes(config, self.card, metadata)
+        self._model_error(check_class_count, self.output_layout, output_shape, self.model_classes)
         self.mapping = ClassMapping.build(self.model_classes, config.keep_classes, config.class_remap)
-        self._check_output_layout()
 
     # -- loading -------------------------------------------------------------------------------
     def _check_input_size(self, model_hw: tuple[int, int] | None) -> tuple[int, int]:
@@ -147,19 +159,25 @@ class Detector:
             raise ModelLoadError(f"{self.model_path} has a dynamic input size: set input_hw")
         return (int(hw[0]), int(hw[1]))
 
-    def _check_output_layout(self) -> None:
-        """One warm-up run on grey: checks the output fits the class list and is finite."""
+    def _model_error(self, check, *args) -> object:
+        """Run a model_layout check; its error names this model file."""
+        try:
+            return check(*args)
+        except ModelLoadError as err:
+            raise ModelLoadError(f"{self.model_path}: {err}") from err
+
+    def _check_output_layout(self, metadata: dict[str, str]) -> tuple[OutputLayout, tuple[int, ...]]:
+        """One warm-up run on grey: the output must be the ultralytics detect layout for this input
+        size (model_layout.py), with its value ranges."""
+        self._model_error(check_task, metadata)
         grey, _ = self.prepare(np.full((*self.input_hw, 3), 114, dtype=np.uint8))
         try:
-            output = self.backend.run(grey)
+            output = np.asarray(self.backend.run(grey))
         except Exception as err:
             raise ModelLoadError(f"{self.model_path} failed its first run: {err}") from err
-        try:
-            channels = as_channels_first(np.asarray(output), len(self.model_classes))
-        except ValueError as err:
-            raise ModelLoadError(f"{self.model_path}: {err}") from err
-        if not np.isfinite(channels).all():
-            raise ModelLoadError(f"{self.model_path} produces NaN/Inf on a plain grey image")
+        layout = self._model_error(check_output_shape, output.shape, self.input_hw)
+        self._model_error(check_output_values, output[0], self.input_hw)
+        return layout, tuple(output.shape)
 
     def _load_ultralytics(self, path: Path) -> None:
         try:

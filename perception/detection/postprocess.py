@@ -1,8 +1,10 @@
 """Decode the ultralytics detect-export layout and run class-aware NMS (numpy + OpenCV).
 
 Output layout ``(1, 4 + nc, N)``: rows 0..3 are cx, cy, w, h in input pixels, rows 4.. are the
-per-class scores (sigmoid already applied, no objectness). A ``(1, N, 4 + nc)`` output (some
-exporters transpose it) is accepted and transposed; any other shape is a load-time error.
+per-class scores (sigmoid already applied, no objectness). Which models have that layout is decided
+once at load (model_layout.py: the anchor grid of the input size, warm-up value ranges); a
+``(1, N, 4 + nc)`` view is still transposed here, but the load check refuses anchors-first outputs
+(they are YOLOX/YOLOv5-style layouts with objectness far more often than a transposed export).
 """
 
 from __future__ import annotations
