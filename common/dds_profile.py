@@ -7,7 +7,7 @@ not who may talk to it). On the robot, where RViz on a laptop may need to see th
 launch files derive a profile that names the interfaces explicitly (``dds_interfaces:=lo,wlan0``);
 "all interfaces" is only ever an explicit choice. docs/security.md tells the whole story.
 
-    python -m edge_rover.common.dds_profile --interfaces lo,wlan0 [--profile config/fastdds_profiles.xml] --out FILE
+    python -m edge_rover.common.dds_profile --interfaces lo,wlan0 [--profile FILE] --out FILE
     python -m edge_rover.common.dds_profile --show [--profile FILE]     # print each UDP transport's allowlist
 """
 

@@ -19,7 +19,6 @@ from edge_rover.common.conventions import (
     ANGULAR_Z_HELP,
     ANGULAR_Z_PARAM,
 )
-
 from edge_rover.common.dds_profile import INTERFACES_ENV, launch_profile
 
 PACKAGE = "edge_rover"

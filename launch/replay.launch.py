@@ -10,7 +10,14 @@ from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from edge_rover.common.launch_helpers import PACKAGE, dds_network_actions, node_params, pipeline_nodes, rviz_node, shared_arguments
+from edge_rover.common.launch_helpers import (
+    PACKAGE,
+    dds_network_actions,
+    node_params,
+    pipeline_nodes,
+    rviz_node,
+    shared_arguments,
+)
 from launch import LaunchDescription
 
 

@@ -13,9 +13,9 @@ from launch_ros.parameter_descriptions import ParameterValue
 from edge_rover.common.conventions import ROVER_MCU_DEVICE
 from edge_rover.common.launch_helpers import (
     PACKAGE,
-    dds_network_actions,
     RESPAWN_DELAY_S,
     angular_z_convention,
+    dds_network_actions,
     node_params,
     pipeline_nodes,
     rviz_node,

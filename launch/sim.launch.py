@@ -20,8 +20,8 @@ from launch_ros.parameter_descriptions import ParameterValue
 
 from edge_rover.common.launch_helpers import (
     PACKAGE,
-    dds_network_actions,
     angular_z_convention,
+    dds_network_actions,
     installed,
     node_params,
     pipeline_nodes,
