@@ -3,6 +3,11 @@
 Parameters: bag, rate, loop, start_offset, topics (comma-separated; empty = all), publish_clock,
 clock_hz, exit_at_end. Messages are republished as the exact recorded bytes (no
 re-serialization), so any message type whose Python package is installed can be replayed.
+
+Each message is first deserialized the way a subscriber will (rclpy's own CDR deserializer): a
+record damaged inside an intact bag (a flipped length, a cut string) is skipped, counted and
+reported instead of reaching the nodes. A bag damaged beyond one record (truncated, bad chunk)
+ends the replay with one line naming the file and how far it was read (exit code 1).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Iterator
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.serialization import deserialize_message
 from rosgraph_msgs.msg import Clock
 from rosidl_runtime_py.utilities import get_message
 
@@ -66,15 +72,18 @@ class BagReplayNode(Node):
                 f"{self.info.path}: topics not in bag: {missing}; it has {sorted(self.info.topics)}"
             )
         self.publishers_by_topic = {}
+        self.message_types = {}
         for topic, type_name in self.info.topics.items():
             if self.topics and topic not in self.topics:
                 continue
             qos = SENSOR_QOS if type_name in SENSOR_TYPES else RELIABLE_QOS
-            self.publishers_by_topic[topic] = self.create_publisher(get_message(type_name), topic, qos)
+            self.message_types[topic] = get_message(type_name)
+            self.publishers_by_topic[topic] = self.create_publisher(self.message_types[topic], topic, qos)
         self.clock_pub = (
             self.create_publisher(Clock, "/clock", CLOCK_QOS) if self.params["publish_clock"] else None
         )
         self.published = 0
+        self.undecodable: dict[str, int] = {}  # topic → records skipped because they do not deserialize
         self.get_logger().info(
             f"playing {self.info.path} ({self.info.duration_s:.1f} s, "
             f"{sum(self.info.counts.values())} messages, topics {sorted(self.publishers_by_topic)}) "
@@ -130,9 +139,27 @@ class BagReplayNode(Node):
                     break
                 wake = min(deadline, next_clock) if self.clock_pub is not None else deadline
                 executor.spin_once(timeout_sec=max(0.0, wake - now))
+            if not self._decodes(message):
+                continue
             self.publishers_by_topic[message.topic].publish(message.data)
             self.published += 1
-        self.get_logger().info(f"end of bag: {self.published} messages published")
+        skipped = sum(self.undecodable.values())
+        detail = f", {skipped} damaged records skipped {self.undecodable}" if skipped else ""
+        self.get_logger().info(f"end of bag: {self.published} messages published{detail}")
+
+    def _decodes(self, message: BagMessage) -> bool:
+        """True when the record deserializes as its type; a damaged one is counted and logged."""
+        try:
+            deserialize_message(message.data, self.message_types[message.topic])
+            return True
+        except Exception as exc:  # rclpy raises RCLError / RuntimeError / ValueError for bad CDR
+            count = self.undecodable[message.topic] = self.undecodable.get(message.topic, 0) + 1
+            self.get_logger().warning(
+                f"damaged record skipped: {message.topic} at t={message.stamp_ns / 1e9:.3f} s does not "
+                f"deserialize as {message.type_name} ({exc}); {count} on this topic so far",
+                throttle_duration_sec=1.0,
+            )
+            return False
 
 
 def main(args: list[str] | None = None) -> int:
