@@ -26,6 +26,7 @@ from pathlib import Path
 NAMESPACE = "http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles"
 UDP_TYPES = ("UDPv4", "UDPv6")
 ALL_INTERFACES = "all"
+PROFILE_ENV = "FASTRTPS_DEFAULT_PROFILES_FILE"
 # Environment variable the launch files read for dds_interfaces (e.g. from a systemd unit).
 INTERFACES_ENV = "EDGE_ROVER_DDS_INTERFACES"
 _SIOCGIFADDR = 0x8915

@@ -19,7 +19,7 @@ from edge_rover.common.conventions import (
     ANGULAR_Z_HELP,
     ANGULAR_Z_PARAM,
 )
-from edge_rover.common.dds_profile import INTERFACES_ENV, launch_profile
+from edge_rover.common.dds_profile import INTERFACES_ENV, PROFILE_ENV, launch_profile
 
 PACKAGE = "edge_rover"
 
@@ -135,9 +135,6 @@ def rviz_node(condition_arg: str = "rviz") -> Node:
         condition=IfCondition(LaunchConfiguration(condition_arg)),
         output="screen",
     )
-
-
-PROFILE_ENV = "FASTRTPS_DEFAULT_PROFILES_FILE"
 
 
 def dds_network_actions() -> list:

@@ -21,6 +21,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
 
 from edge_rover.common.camera_model import CalibrationError
+from edge_rover.common.dds_identity import use_fresh_participant_id
 from edge_rover.common.graph_checks import CheckResult, Endpoint, input_checks
 from edge_rover.common.params import ParameterValueError
 
@@ -37,10 +38,12 @@ def run_node(
     config_errors: tuple[type[BaseException], ...] = (),
 ) -> int:
     """Create the node with ``factory``, spin it until shutdown, clean up; return the exit code."""
+    identity = use_fresh_participant_id()  # before rclpy.init: a respawn must not reuse a dead id
     rclpy.init(args=args)
     node = None
     try:
         node = factory()
+        node.get_logger().info(identity)
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         schedule_self_check(node)

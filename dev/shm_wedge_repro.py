@@ -52,8 +52,11 @@ def _role(role: str, fps: float, status_path: Path) -> int:
     from sensor_msgs.msg import Image
     from std_msgs.msg import Header
 
+    from edge_rover.common.dds_identity import use_fresh_participant_id
     from edge_rover.common.qos import SENSOR_QOS
 
+    if os.environ.get("WEDGE_FRESH_ID") == "1":  # what run_node does for every node of ours
+        print(use_fresh_participant_id(), flush=True)
     rclpy.init()
     node = rclpy.create_node(f"wedge_{role}")
     counts = {"frames": 0, "acks": 0}
@@ -277,12 +280,14 @@ def run(
             "profile": str(profile.name),
             "ack_burst": ACK_BURST,
             "kill_in_lock": kill_in_lock or None,
+            "fresh_participant_id": os.environ.get("WEDGE_FRESH_ID") == "1",
             "domain": domain,
             "fast_dds": _fastdds_version(),
         },
         "figures": {
             "rounds": len(results),
             "wedged": wedged,
+            "killed_in_lock": sum(r["killed"].startswith("thread=") for r in results),
             "respawn_to_first_acks_s_median": backs[len(backs) // 2] if backs else None,
             "respawn_to_first_acks_s_max": backs[-1] if backs else None,
         },

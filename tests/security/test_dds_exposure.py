@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from edge_rover.common.dds_identity import with_participant_id
 from edge_rover.common.dds_profile import udp_allowlists, with_allowlist
 from edge_rover.common.processes import stop_process_groups
 from tests.conftest import REPO_ROOT
@@ -42,7 +44,8 @@ PROFILES = {
 VENV_BIN = Path(sys.prefix) / "bin"
 # The robot side of the veth pair, and the outside one (a /30 only these namespaces use).
 ROBOT_ADDR, OUTSIDE_ADDR = "10.231.7.1", "10.231.7.2"
-WATCH_S = 8.0  # the attacker keeps trying this long after the robot side's graph is up
+ATTACKER_PROFILE_DIR = Path(tempfile.gettempdir()) / f"edge_rover_attacker_{os.getpid()}"
+WATCH_S = 20.0  # the attacker keeps trying this long after the robot side's graph is up (slow under load)
 
 
 def _ephemeral_low() -> int:
@@ -127,12 +130,19 @@ def _robot_env(profile: Path) -> dict[str, str]:
 
 
 def _attacker_env() -> dict[str, str]:
-    """Someone on the network with stock ROS 2: default Fast DDS, UDP, static peer = the robot."""
-    env = {k: v for k, v in os.environ.items() if k != "FASTRTPS_DEFAULT_PROFILES_FILE"}
+    """Someone on the network: Fast DDS over UDP on every interface, static peer = the robot, and
+    initial peers probing participant ids 0..119 (our nodes take fresh ids from 20 up, see
+    common/dds_identity.py; a stranger can probe as far as he likes)."""
+    profile = ATTACKER_PROFILE_DIR / "attacker.xml"
+    if not profile.exists():
+        ATTACKER_PROFILE_DIR.mkdir(parents=True, exist_ok=True)
+        open_udp = with_allowlist(PROFILES["udp"].read_text(), None)
+        profile.write_text(with_participant_id(open_udp, 0, peers_range=120))
+    env = {k: v for k, v in os.environ.items() if k != "FASTDDS_BUILTIN_TRANSPORTS"}
     env.update(
+        FASTRTPS_DEFAULT_PROFILES_FILE=str(profile),
         ROS_AUTOMATIC_DISCOVERY_RANGE="SUBNET",
         ROS_STATIC_PEERS=ROBOT_ADDR,
-        FASTDDS_BUILTIN_TRANSPORTS="UDPv4",  # the network, not this host's /dev/shm
     )
     return env
 
