@@ -16,23 +16,27 @@ from rosidl_runtime_py.utilities import get_message
 
 from edge_rover.bags.writer import BagWriter
 from edge_rover.common.node_runner import run_node
-from edge_rover.common.params import ParamSpec, declare_validated
+from edge_rover.common.params import ParamSpec, declare_validated, read_at_start
 
 # A recorder must keep every message, not just the newest: a deep queue on either reliability.
 RECORD_DEPTH = 100
 
-PARAMS = [
-    ParamSpec("output", "", "bag directory to create"),
-    ParamSpec("topics", "", "comma-separated topics to record"),
-    ParamSpec("storage", "mcap", "storage format", choices=["mcap", "sqlite3"]),
-    ParamSpec("overwrite", False, "replace an existing bag at output"),
-]
+# Read once at start (the bag and the subscriptions are made with them):
+# read-only, so a live change is refused, not ignored.
+PARAM_SPECS: tuple[ParamSpec, ...] = read_at_start(
+    [
+        ParamSpec("output", "", "bag directory to create"),
+        ParamSpec("topics", "", "comma-separated topics to record"),
+        ParamSpec("storage", "mcap", "storage format", choices=["mcap", "sqlite3"]),
+        ParamSpec("overwrite", False, "replace an existing bag at output"),
+    ]
+)
 
 
 class BagRecorderNode(Node):
     def __init__(self) -> None:
         super().__init__("bag_recorder")
-        self.params = declare_validated(self, PARAMS)
+        self.params = declare_validated(self, PARAM_SPECS)
         if not self.params["output"] or not self.params["topics"]:
             raise ValueError("parameters 'output' and 'topics' are required")
         self.wanted = [t.strip() for t in self.params["topics"].split(",") if t.strip()]

@@ -25,7 +25,7 @@ from rosidl_runtime_py.utilities import get_message
 
 from edge_rover.bags.reader import BagError, BagMessage, bag_info, read_messages
 from edge_rover.bags.replay import ReplayClock
-from edge_rover.common.params import ParamSpec, declare_validated
+from edge_rover.common.params import ParamSpec, declare_validated, read_at_start
 from edge_rover.common.qos import CLOCK_QOS, RELIABLE_QOS, SENSOR_QOS
 from edge_rover.common.ros_conversions import sec_to_stamp
 
@@ -36,32 +36,40 @@ SENSOR_TYPES = {
     "vision_msgs/msg/Detection2DArray",
 }
 
-PARAMS = [
-    ParamSpec("bag", "", "rosbag2 directory (MCAP or sqlite3) to play"),
-    ParamSpec("rate", 1.0, "playback rate factor (2.0 = twice as fast)", min=0.01, max=100.0),
-    ParamSpec("loop", False, "restart at the end (time jumps back; nodes reset their trackers)"),
-    ParamSpec("start_offset", 0.0, "seconds of the bag to skip", min=0.0, max=1e6),
-    ParamSpec("topics", "", "comma-separated topics to play; empty = all"),
-    ParamSpec("publish_clock", True, "publish /clock from bag time (for use_sim_time)"),
-    ParamSpec("clock_hz", 100.0, "rate of /clock messages", min=1.0, max=1000.0),
-    ParamSpec("exit_at_end", True, "exit when the bag ends (ignored with loop)"),
-    ParamSpec(
-        "wait_for_subscribers",
-        0,
-        "before playing, wait until the image topic has this many subscribers (0 = do not wait)",
-        min=0,
-        max=100,
-    ),
-    ParamSpec(
-        "wait_timeout", 10.0, "give up waiting for subscribers after this many seconds", min=0.0, max=600.0
-    ),
-]
+# Read once at start (the bag is opened and the publishers made with them):
+# read-only, so a live change is refused, not ignored.
+PARAM_SPECS: tuple[ParamSpec, ...] = read_at_start(
+    [
+        ParamSpec("bag", "", "rosbag2 directory (MCAP or sqlite3) to play"),
+        ParamSpec("rate", 1.0, "playback rate factor (2.0 = twice as fast)", min=0.01, max=100.0),
+        ParamSpec("loop", False, "restart at the end (time jumps back; nodes reset their trackers)"),
+        ParamSpec("start_offset", 0.0, "seconds of the bag to skip", min=0.0, max=1e6),
+        ParamSpec("topics", "", "comma-separated topics to play; empty = all"),
+        ParamSpec("publish_clock", True, "publish /clock from bag time (for use_sim_time)"),
+        ParamSpec("clock_hz", 100.0, "rate of /clock messages", min=1.0, max=1000.0),
+        ParamSpec("exit_at_end", True, "exit when the bag ends (ignored with loop)"),
+        ParamSpec(
+            "wait_for_subscribers",
+            0,
+            "before playing, wait until the image topic has this many subscribers (0 = do not wait)",
+            min=0,
+            max=100,
+        ),
+        ParamSpec(
+            "wait_timeout",
+            10.0,
+            "give up waiting for subscribers after this many seconds",
+            min=0.0,
+            max=600.0,
+        ),
+    ]
+)
 
 
 class BagReplayNode(Node):
     def __init__(self) -> None:
         super().__init__("bag_replay")
-        self.params = declare_validated(self, PARAMS)
+        self.params = declare_validated(self, PARAM_SPECS)
         if not self.params["bag"]:
             raise ValueError("parameter 'bag' is required: the rosbag2 directory to play")
         self.topics = [t.strip() for t in self.params["topics"].split(",") if t.strip()]

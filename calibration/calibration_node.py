@@ -32,29 +32,40 @@ from edge_rover.calibration.intrinsic_calibration import (
 )
 from edge_rover.calibration.view_collector import ViewCollector
 from edge_rover.common.camera_model import CalibrationError
-from edge_rover.common.params import ParameterValueError, ParamSpec, declare_validated
+from edge_rover.common.params import ParameterValueError, ParamSpec, declare_validated, read_at_start
 from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
 from edge_rover.common.ros_conversions import image_to_bgr, stamp_to_sec
 
-PARAMS = [
-    ParamSpec("image_topic", "/camera/image_raw", "sensor_msgs/Image topic to calibrate from"),
-    ParamSpec("board", "checkerboard", "board type", choices=("checkerboard", "charuco")),
-    ParamSpec("size", "9x6", "checkerboard: INNER corners COLSxROWS; charuco: squares COLSxROWS"),
-    ParamSpec("square", 0.025, "square side (m)", min=0.001, max=1.0),
-    ParamSpec("marker", 0.0, "charuco marker side (m)", min=0.0, max=1.0),
-    ParamSpec("dictionary", "DICT_4X4_50", "charuco ArUco dictionary"),
-    ParamSpec(
-        "model", "plumb_bob", "distortion model", choices=("plumb_bob", "rational_polynomial", "equidistant")
-    ),
-    ParamSpec("output", "", "camera_info YAML to write (required)"),
-    ParamSpec("camera_name", "camera", "camera_name in the YAML"),
-    ParamSpec("min_views", 8, "refuse below this many views", min=3, max=200),
-    ParamSpec("max_views", 40, "calibrate at this many views even if coverage is incomplete", min=3, max=200),
-    ParamSpec("max_rms", 1.0, "refuse above this RMS reprojection error (px)", min=0.01, max=20.0),
-    ParamSpec("min_distance", 0.2, "view selection: L1 distance in (x, y, size, skew)", min=0.0, max=4.0),
-    ParamSpec("max_edge_width", 5.0, "blur limit: board edge width (px)", min=0.5, max=100.0),
-    ParamSpec("max_detection_rate", 5.0, "board detections per second of capture time", min=0.1, max=120.0),
-]
+# Read once at start (the board, selector and limits are built from them):
+# read-only, so a live change is refused, not ignored.
+PARAM_SPECS: tuple[ParamSpec, ...] = read_at_start(
+    [
+        ParamSpec("image_topic", "/camera/image_raw", "sensor_msgs/Image topic to calibrate from"),
+        ParamSpec("board", "checkerboard", "board type", choices=("checkerboard", "charuco")),
+        ParamSpec("size", "9x6", "checkerboard: INNER corners COLSxROWS; charuco: squares COLSxROWS"),
+        ParamSpec("square", 0.025, "square side (m)", min=0.001, max=1.0),
+        ParamSpec("marker", 0.0, "charuco marker side (m)", min=0.0, max=1.0),
+        ParamSpec("dictionary", "DICT_4X4_50", "charuco ArUco dictionary"),
+        ParamSpec(
+            "model",
+            "plumb_bob",
+            "distortion model",
+            choices=("plumb_bob", "rational_polynomial", "equidistant"),
+        ),
+        ParamSpec("output", "", "camera_info YAML to write (required)"),
+        ParamSpec("camera_name", "camera", "camera_name in the YAML"),
+        ParamSpec("min_views", 8, "refuse below this many views", min=3, max=200),
+        ParamSpec(
+            "max_views", 40, "calibrate at this many views even if coverage is incomplete", min=3, max=200
+        ),
+        ParamSpec("max_rms", 1.0, "refuse above this RMS reprojection error (px)", min=0.01, max=20.0),
+        ParamSpec("min_distance", 0.2, "view selection: L1 distance in (x, y, size, skew)", min=0.0, max=4.0),
+        ParamSpec("max_edge_width", 5.0, "blur limit: board edge width (px)", min=0.5, max=100.0),
+        ParamSpec(
+            "max_detection_rate", 5.0, "board detections per second of capture time", min=0.1, max=120.0
+        ),
+    ]
+)
 
 
 def board_from_params(values: dict[str, Any]) -> Board:
@@ -75,7 +86,7 @@ def board_from_params(values: dict[str, Any]) -> Board:
 class CalibrationNode(Node):
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__("calibration", **node_kwargs)
-        self.params = declare_validated(self, PARAMS)
+        self.params = declare_validated(self, PARAM_SPECS)
         if not self.params["output"]:
             raise ParameterValueError(
                 "output must name the camera_info YAML to write (e.g. output:=/tmp/cam.yaml)"

@@ -6,6 +6,7 @@ uses, so that a bad value reads the same from any node at 2 a.m.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +41,15 @@ class ParamSpec:
         if self.choices is not None and value not in self.choices:
             return f"{self.name}={value!r} is not one of {list(self.choices)}"
         return None
+
+
+def read_at_start(specs: Sequence[ParamSpec]) -> tuple[ParamSpec, ...]:
+    """``specs`` declared read-only: for a node that reads its parameters once, at start.
+
+    Without it ``ros2 param set`` succeeds and the node silently keeps the old value; read-only,
+    rclpy refuses the change with a reason ("Trying to set a read-only parameter").
+    """
+    return tuple(dataclasses.replace(spec, read_only=True) for spec in specs)
 
 
 def check_all(specs: Sequence[ParamSpec], values: dict[str, Any]) -> None:

@@ -29,7 +29,8 @@ from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
 from edge_rover.common.ros_conversions import sec_to_stamp, stamp_to_sec
 from edge_rover.control.controller import ControlInputs, ControllerState, Obstacle, step
 from edge_rover.control.geometry import GridMap
-from edge_rover.control.params import PARAM_SPECS, ControllerParams, params_from_values
+from edge_rover.control.params import PARAM_SPECS as CORE_SPECS
+from edge_rover.control.params import ControllerParams, params_from_values
 from edge_rover.control.ros_conversions import (
     command_to_twist,
     command_to_twist_stamped,
@@ -67,6 +68,8 @@ NODE_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("base_frame", "base_link", "frame the obstacles must be in", read_only=True),
     ParamSpec("odom_frame", "odom", "odometry frame (a grid in it is placed with /odom)", read_only=True),
 )
+# The node's whole table: the core's (control/params.py) and the node's own.
+PARAM_SPECS: tuple[ParamSpec, ...] = (*CORE_SPECS, *NODE_SPECS)
 MARKER_EVERY = 5  # cycles between /controller/markers (10 Hz at 50 Hz), only while someone listens
 _CORE_NAMES = {f.name for f in dataclasses.fields(ControllerParams)}
 
@@ -74,7 +77,7 @@ _CORE_NAMES = {f.name for f in dataclasses.fields(ControllerParams)}
 class ControllerNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("controller", **kwargs)
-        values = declare_validated(self, (*PARAM_SPECS, *NODE_SPECS))
+        values = declare_validated(self, PARAM_SPECS)
         self._values = values
         self._params = params_from_values({k: v for k, v in values.items() if k in _CORE_NAMES})
         self.add_on_set_parameters_callback(self._check_parameter_set)

@@ -36,7 +36,7 @@ from edge_rover.common.conventions import (
     ANGULAR_Z_PARAM,
     STEERING_ANGLE,
 )
-from edge_rover.common.params import ParameterValueError, ParamSpec, declare_validated
+from edge_rover.common.params import ParameterValueError, ParamSpec, declare_validated, read_at_start
 from edge_rover.common.qos import CLOCK_QOS, RELIABLE_QOS, SENSOR_QOS
 from edge_rover.common.ros_conversions import bgr_to_image, intrinsics_to_camera_info, sec_to_stamp
 from edge_rover.simulation.closed_loop import MetricsTracker, visible_truth
@@ -50,38 +50,58 @@ from edge_rover.simulation.ros_conversions import (
 from edge_rover.simulation.scenarios import ScenarioError, ScenarioWorld, find_scenario
 
 _PKG = "package://edge_rover/config"
-SPECS = [
-    ParamSpec("scenario", "clear_road", "scenario name in config/scenarios or a path to a scenario YAML"),
-    ParamSpec("camera_info_url", f"{_PKG}/camera_info.yaml", "intrinsics (camera_info YAML)"),
-    ParamSpec("extrinsics_url", f"{_PKG}/extrinsics.yaml", "camera mount (extrinsics YAML)"),
-    ParamSpec("real_time_factor", 1.0, "sim seconds per wall second; 0 = as fast as possible", 0.0, 100.0),
-    ParamSpec("lock_step", False, "advance only after /detections for the last frame arrived"),
-    ParamSpec("lock_step_timeout_s", 1.0, "wall seconds to wait for /detections, then advance", 0.01, 60.0),
-    ParamSpec("cmd_vel_timeout_s", 0.5, "sim seconds without /cmd_vel before the rover brakes", 0.05, 10.0),
-    ParamSpec("cruise_without_cmd_vel", True, "before the first /cmd_vel, drive at the cruise speed"),
-    ParamSpec("cmd_vel_stamped", False, "subscribe geometry_msgs/TwistStamped instead of Twist"),
-    ParamSpec(ANGULAR_Z_PARAM, ANGULAR_Z_DEFAULT, ANGULAR_Z_HELP, choices=ANGULAR_Z_CHOICES),
-    ParamSpec("publish_cmd_vel_in", True, "act as the driver: the scenario's cruise speed on /cmd_vel_in"),
-    ParamSpec("publish_ground_truth", True, "publish /sim/ground_truth"),
-    ParamSpec("publish_tf", True, "publish odom → base_link on /tf"),
-    ParamSpec(
-        "obstacles_from_truth", False, "perfect perception: publish /obstacles from visible ground truth"
-    ),
-    ParamSpec(
-        "end_action", "hold", "at the end: hold, restart or shutdown", choices=("hold", "restart", "shutdown")
-    ),
-    ParamSpec("metrics_path", "", "write the run's metrics JSON here at the end (empty: only log them)"),
-    ParamSpec("sim_start_s", 1_700_000_000.0, "sim time of the first frame (s)", min=0.0, max=4.0e9),
-    ParamSpec("camera_frame", "camera_optical_frame", "frame_id of image and camera_info"),
-    ParamSpec("base_frame", "base_link", "rover frame"),
-    ParamSpec("odom_frame", "odom", "world frame of /odom"),
-]
+# Read once at start (the scenario, rig and timers are built from them):
+# read-only, so a live change is refused, not ignored.
+PARAM_SPECS: tuple[ParamSpec, ...] = read_at_start(
+    [
+        ParamSpec("scenario", "clear_road", "scenario name in config/scenarios or a path to a scenario YAML"),
+        ParamSpec("camera_info_url", f"{_PKG}/camera_info.yaml", "intrinsics (camera_info YAML)"),
+        ParamSpec("extrinsics_url", f"{_PKG}/extrinsics.yaml", "camera mount (extrinsics YAML)"),
+        ParamSpec(
+            "real_time_factor", 1.0, "sim seconds per wall second; 0 = as fast as possible", 0.0, 100.0
+        ),
+        ParamSpec("lock_step", False, "advance only after /detections for the last frame arrived"),
+        ParamSpec(
+            "lock_step_timeout_s", 1.0, "wall seconds to wait for /detections, then advance", 0.01, 60.0
+        ),
+        ParamSpec(
+            "cmd_vel_timeout_s", 0.5, "sim seconds without /cmd_vel before the rover brakes", 0.05, 10.0
+        ),
+        ParamSpec("cruise_without_cmd_vel", True, "before the first /cmd_vel, drive at the cruise speed"),
+        ParamSpec("cmd_vel_stamped", False, "subscribe geometry_msgs/TwistStamped instead of Twist"),
+        ParamSpec(ANGULAR_Z_PARAM, ANGULAR_Z_DEFAULT, ANGULAR_Z_HELP, choices=ANGULAR_Z_CHOICES),
+        ParamSpec(
+            "publish_cmd_vel_in", True, "act as the driver: the scenario's cruise speed on /cmd_vel_in"
+        ),
+        ParamSpec("publish_ground_truth", True, "publish /sim/ground_truth"),
+        ParamSpec("publish_tf", True, "publish odom → base_link on /tf"),
+        ParamSpec(
+            "obstacles_from_truth", False, "perfect perception: publish /obstacles from visible ground truth"
+        ),
+        ParamSpec(
+            "end_action",
+            "hold",
+            "at the scenario's end (or a collision): hold, restart or shutdown",
+            choices=("hold", "restart", "shutdown"),
+        ),
+        ParamSpec(
+            "metrics_path",
+            "",
+            "write the run's metrics JSON here at the end (scenario, success, reasons, metrics; "
+            "empty: only log them)",
+        ),
+        ParamSpec("sim_start_s", 1_700_000_000.0, "sim time of the first frame (s)", min=0.0, max=4.0e9),
+        ParamSpec("camera_frame", "camera_optical_frame", "frame_id of image and camera_info"),
+        ParamSpec("base_frame", "base_link", "rover frame"),
+        ParamSpec("odom_frame", "odom", "world frame of /odom"),
+    ]
+)
 
 
 class SimNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("sim", **kwargs)
-        self.p = declare_validated(self, SPECS)
+        self.p = declare_validated(self, PARAM_SPECS)
         self.scenario = find_scenario(self.p["scenario"])
         intrinsics = load_camera_info(self.p["camera_info_url"])
         self.rig = CameraRig(intrinsics, load_extrinsics(self.p["extrinsics_url"]))

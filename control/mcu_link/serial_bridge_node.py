@@ -33,9 +33,21 @@ from edge_rover.control.mcu_link.serial_protocol import TelemetryFrame
 from edge_rover.control.ros_conversions import battery_state, estimate_to_odometry
 
 PARAM_SPECS: tuple[ParamSpec, ...] = (
-    ParamSpec("port", "/tmp/edge_rover_mcu", "serial device or pyserial URL (loop://, socket://host:port)"),
-    ParamSpec("baudrate", 115200, "serial baud rate", 1200, 4_000_000),
-    ParamSpec("command_rate_hz", 50.0, "command frames per second (also the heartbeat)", 5.0, 500.0),
+    ParamSpec(
+        "port",
+        "/tmp/edge_rover_mcu",
+        "serial device or pyserial URL (loop://, socket://host:port)",
+        read_only=True,
+    ),
+    ParamSpec("baudrate", 115200, "serial baud rate", 1200, 4_000_000, read_only=True),
+    ParamSpec(
+        "command_rate_hz",
+        50.0,
+        "command frames per second (also the heartbeat)",
+        5.0,
+        500.0,
+        read_only=True,
+    ),
     ParamSpec("cmd_timeout", 0.25, "no /cmd_vel for this long → brake frames (s)", 0.02, 5.0),
     ParamSpec(
         "mcu_timeout_ms",
@@ -59,8 +71,10 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         "wheelbase", 0.5, "rear to front axle: yaw rate ↔ steering angle, ackermann odometry (m)", 0.05, 5.0
     ),
     ParamSpec("track_width", 0.4, "rear wheel spacing for differential odometry (m)", 0.05, 5.0),
-    ParamSpec("backoff_initial", 0.1, "first reopen delay after a port error (s)", 0.01, 10.0),
-    ParamSpec("backoff_max", 2.0, "longest reopen delay (s)", 0.01, 60.0),
+    ParamSpec(
+        "backoff_initial", 0.1, "first reopen delay after a port error (s)", 0.01, 10.0, read_only=True
+    ),
+    ParamSpec("backoff_max", 2.0, "longest reopen delay (s)", 0.01, 60.0, read_only=True),
     ParamSpec("odom_frame", "odom", "frame of /odom", read_only=True),
     ParamSpec("base_frame", "base_link", "child frame of /odom", read_only=True),
     ParamSpec(

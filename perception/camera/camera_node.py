@@ -25,7 +25,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from edge_rover.calibration.calibration_io import load_camera_info
 from edge_rover.common.camera_model import CalibrationError, CameraIntrinsics
 from edge_rover.common.node_runner import run_node
-from edge_rover.common.params import ParamSpec, declare_validated
+from edge_rover.common.params import ParamSpec, declare_validated, read_at_start
 from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
 from edge_rover.common.ros_conversions import bgr_to_image, intrinsics_to_camera_info
 from edge_rover.perception.camera.capture import (
@@ -40,38 +40,42 @@ from edge_rover.perception.camera.capture import (
     require_capture_backend,
 )
 
-PARAMS = [
-    ParamSpec(
-        "source",
-        "0",
-        "device index, /dev/videoN, csi://N (Jetson CSI), GStreamer pipeline, video file or image folder",
-    ),
-    ParamSpec("width", 640, "output width in pixels (0 = native)", min=0, max=8192),
-    ParamSpec("height", 480, "output height in pixels (0 = native)", min=0, max=8192),
-    ParamSpec("fps", 30.0, "frame rate (timer rate; requested from live cameras)", min=0.1, max=240.0),
-    ParamSpec("frame_id", "camera_optical_frame", "frame_id of images and camera_info"),
-    ParamSpec(
-        "camera_info_url",
-        "package://edge_rover/config/camera_info.yaml",
-        "camera_info YAML (camera_calibration_parsers format): file://, package:// or a path",
-    ),
-    ParamSpec("loop", False, "restart video files / folders at their end"),
-    ParamSpec(
-        "freeze_timeout_s",
-        0.5,
-        "stop publishing when the picture has not changed for this long (s; 0 disables the check)",
-        min=0.0,
-        max=10.0,
-    ),
-    ParamSpec(
-        "freeze_threshold",
-        0.1,
-        "frames whose mean absolute difference (grey levels) to the previous one is at most this "
-        "count as unchanged; bit-identical is 0, sensor noise is ~1 or more",
-        min=0.0,
-        max=20.0,
-    ),
-]
+# Read once at start (the source is opened and the timers made with them):
+# read-only, so a live change is refused, not ignored.
+PARAM_SPECS: tuple[ParamSpec, ...] = read_at_start(
+    [
+        ParamSpec(
+            "source",
+            "0",
+            "device index, /dev/videoN, csi://N (Jetson CSI), GStreamer pipeline, video file or image folder",
+        ),
+        ParamSpec("width", 640, "output width in pixels (0 = native)", min=0, max=8192),
+        ParamSpec("height", 480, "output height in pixels (0 = native)", min=0, max=8192),
+        ParamSpec("fps", 30.0, "frame rate (timer rate; requested from live cameras)", min=0.1, max=240.0),
+        ParamSpec("frame_id", "camera_optical_frame", "frame_id of images and camera_info"),
+        ParamSpec(
+            "camera_info_url",
+            "package://edge_rover/config/camera_info.yaml",
+            "camera_info YAML (camera_calibration_parsers format): file://, package:// or a path",
+        ),
+        ParamSpec("loop", False, "restart video files / folders at their end"),
+        ParamSpec(
+            "freeze_timeout_s",
+            0.5,
+            "stop publishing when the picture has not changed for this long (s; 0 disables the check)",
+            min=0.0,
+            max=10.0,
+        ),
+        ParamSpec(
+            "freeze_threshold",
+            0.1,
+            "frames whose mean absolute difference (grey levels) to the previous one is at most this "
+            "count as unchanged; bit-identical is 0, sensor noise is ~1 or more",
+            min=0.0,
+            max=20.0,
+        ),
+    ]
+)
 
 
 def intrinsics_for_output(calibration: CameraIntrinsics, width: int, height: int) -> CameraIntrinsics:
@@ -89,7 +93,7 @@ def intrinsics_for_output(calibration: CameraIntrinsics, width: int, height: int
 class CameraNode(Node):
     def __init__(self) -> None:
         super().__init__("camera")
-        self.params = declare_validated(self, PARAMS)
+        self.params = declare_validated(self, PARAM_SPECS)
         self.calibration = load_camera_info(self.params["camera_info_url"])
         self.width = self.params["width"] or self.calibration.width
         self.height = self.params["height"] or self.calibration.height

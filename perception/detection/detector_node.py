@@ -20,7 +20,7 @@ from vision_msgs.msg import Detection2DArray
 
 from edge_rover.calibration.calibration_io import resolve_url
 from edge_rover.common.node_runner import run_node
-from edge_rover.common.params import ParamSpec, declare_validated
+from edge_rover.common.params import ParamSpec, declare_validated, read_at_start
 from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
 from edge_rover.common.ros_conversions import (
     ImageConversionError,
@@ -39,51 +39,63 @@ from edge_rover.perception.detection.types import BackendUnavailableError, Frame
 
 DEFAULT_MODEL = "package://edge_rover/models/edge_rover_yolov8n_int8.onnx"
 
-PARAMS = [
-    ParamSpec(
-        "image_topic", "/camera/image_raw", "raw image topic (the compressed one is <topic>/compressed)"
-    ),
-    ParamSpec(
-        "transport",
-        "raw",
-        "subscribe to raw sensor_msgs/Image or its /compressed",
-        choices=("raw", "compressed"),
-    ),
-    ParamSpec("model_path", DEFAULT_MODEL, "ONNX model: path, file:// or package://edge_rover/models/..."),
-    ParamSpec(
-        "model_card", "", "model card YAML (sha256, classes); empty: <model stem>.card.yaml if present"
-    ),
-    ParamSpec(
-        "model_classes", "", "class list of the model: file (.txt/.yaml) or comma list; empty: card/metadata"
-    ),
-    ParamSpec(
-        "backend",
-        "auto",
-        "inference backend; auto = TensorRT when usable (NVIDIA), else CUDA on a GPU, else OpenVINO on "
-        "the INT8 IR beside the model on x86 (measured fastest there), else onnxruntime (CPU)",
-        choices=BACKENDS,
-    ),
-    ParamSpec(
-        "engine_cache_dir",
-        "",
-        "writable folder for TensorRT engines; empty: $XDG_CACHE_HOME/edge_rover/engines (~/.cache/...)",
-    ),
-    ParamSpec(
-        "trt_precision",
-        "auto",
-        "TensorRT engine precision; auto = int8 from the QDQ model's own scales, fp16 for a float model",
-        choices=PRECISIONS,
-    ),
-    ParamSpec("threads", 2, "intra-op threads of the backend", min=1, max=64),
-    ParamSpec("conf_threshold", 0.25, "minimum class score", min=0.01, max=0.99),
-    ParamSpec("iou_threshold", 0.45, "class-aware NMS IoU", min=0.05, max=0.95),
-    ParamSpec("input_height", 0, "model input height (0: the model's own)", min=0, max=2048),
-    ParamSpec("input_width", 0, "model input width (0: the model's own)", min=0, max=2048),
-    ParamSpec("classes", "", "comma list of output classes to keep (after remap); empty: all"),
-    ParamSpec("class_remap", "", "comma list model:output renames, e.g. 'truck:car,bus:car'"),
-    ParamSpec("max_detections", 100, "most detections per frame", min=1, max=1000),
-    ParamSpec("diagnostics_period_s", 1.0, "period of /diagnostics", min=0.1, max=60.0),
-]
+# Read once at start (the model is loaded and the subscription made with them):
+# read-only, so a live change is refused, not ignored.
+PARAM_SPECS: tuple[ParamSpec, ...] = read_at_start(
+    [
+        ParamSpec(
+            "image_topic", "/camera/image_raw", "raw image topic (the compressed one is <topic>/compressed)"
+        ),
+        ParamSpec(
+            "transport",
+            "raw",
+            "subscribe to raw sensor_msgs/Image or its /compressed",
+            choices=("raw", "compressed"),
+        ),
+        ParamSpec(
+            "model_path", DEFAULT_MODEL, "ONNX model: path, file:// or package://edge_rover/models/..."
+        ),
+        ParamSpec(
+            "model_card", "", "model card YAML (sha256, classes); empty: <model stem>.card.yaml if present"
+        ),
+        ParamSpec(
+            "model_classes",
+            "",
+            "class list of the model: file (.txt/.yaml) or comma list; empty: card/metadata",
+        ),
+        ParamSpec(
+            "backend",
+            "auto",
+            "inference backend; auto = TensorRT when usable (NVIDIA), else CUDA on a GPU, else OpenVINO on "
+            "the INT8 IR beside the model on x86 (measured fastest there), else onnxruntime (CPU)",
+            choices=BACKENDS,
+        ),
+        ParamSpec(
+            "engine_cache_dir",
+            "",
+            "writable folder for TensorRT engines; empty: $XDG_CACHE_HOME/edge_rover/engines (~/.cache/...)",
+        ),
+        ParamSpec(
+            "trt_precision",
+            "auto",
+            "TensorRT engine precision; auto = int8 from the QDQ model's own scales, fp16 for a float model",
+            choices=PRECISIONS,
+        ),
+        ParamSpec("threads", 2, "intra-op threads of the backend", min=1, max=64),
+        ParamSpec("conf_threshold", 0.25, "minimum class score", min=0.01, max=0.99),
+        ParamSpec("iou_threshold", 0.45, "class-aware NMS IoU", min=0.05, max=0.95),
+        ParamSpec(
+            "input_height", 0, "model input height, a multiple of 32 (0: the model's own)", min=0, max=2048
+        ),
+        ParamSpec(
+            "input_width", 0, "model input width, a multiple of 32 (0: the model's own)", min=0, max=2048
+        ),
+        ParamSpec("classes", "", "comma list of output classes to keep (after remap); empty: all"),
+        ParamSpec("class_remap", "", "comma list model:output renames, e.g. 'truck:car,bus:car'"),
+        ParamSpec("max_detections", 100, "most detections per frame", min=1, max=1000),
+        ParamSpec("diagnostics_period_s", 1.0, "period of /diagnostics", min=0.1, max=60.0),
+    ]
+)
 
 
 def _csv(text: str) -> list[str]:
@@ -124,7 +136,7 @@ def config_from_params(values: dict) -> DetectorConfig:
 class DetectorNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("detector", **kwargs)
-        values = declare_validated(self, PARAMS)
+        values = declare_validated(self, PARAM_SPECS)
         config = config_from_params(values)
         self.detector: Detector | None = None
         self._load_error: BaseException | None = None

@@ -43,7 +43,7 @@ IMPLAUSIBLE_HEIGHT = "implausible_height"
 @dataclass(frozen=True)
 class ProjectionConfig:
     max_range: float = 30.0  # m; farther ground points are rejected
-    min_score: float = 0.0
+    min_score: float = 0.25  # detections below this score are ignored (the shipped run-time value)
     edge_margin_px: float = 2.0  # a box edge this close to the image border counts as cut
     pixel_sigma: float = 1.5  # px; detector box-edge noise, for the position covariance
     pitch_sigma: float = 0.01  # rad; unmodelled body pitch, for the position covariance

@@ -36,7 +36,7 @@ from edge_rover.perception.mapping.obstacle_conversions import (
 )
 from edge_rover.perception.mapping.obstacle_mapper import MapperConfig, ObstacleMapperCore, OdomSample
 from edge_rover.perception.mapping.obstacle_types import ClassProfiles, load_class_profiles
-from edge_rover.perception.mapping.occupancy_grid import GridConfig
+from edge_rover.perception.mapping.occupancy_grid import RESOLUTION_RANGE, GridConfig
 from edge_rover.perception.mapping.tracker import TrackerConfig
 
 
@@ -46,45 +46,69 @@ def _spec(name: str, default: object, description: str, lo: float | None = None,
     return ParamSpec(name, default, description, lo, hi, read_only=True)
 
 
-PARAMS = [
+# Defaults come from the core's config dataclasses (one place each); this table adds the
+# meaning and range. Parameters without a dataclass field belong to the node alone.
+_PROJ, _TRACK, _GRID, _MAP = ProjectionConfig(), TrackerConfig(), GridConfig(), MapperConfig()
+
+PARAM_SPECS: tuple[ParamSpec, ...] = (
     _spec("extrinsics_url", "package://edge_rover/config/extrinsics.yaml", "camera pose in base_link (YAML)"),
     _spec("classes_url", "package://edge_rover/config/classes.yaml", "class → obstacle profile table"),
     _spec("base_frame", "base_link", "frame of /obstacles and /obstacle_map"),
-    _spec("max_detection_age", 0.5, "s; older detection frames are dropped", 0.01, 10.0),
-    _spec("max_future", 0.05, "s; frames stamped further in the future are dropped", 0.0, 1.0),
-    _spec("min_score", 0.25, "detections below this score are ignored", 0.0, 1.0),
-    _spec("max_range", 30.0, "m; farther ground points are rejected", 1.0, 200.0),
-    _spec("pixel_sigma", 1.5, "px; box-edge noise (measurement covariance)", 0.0, 20.0),
+    _spec("max_detection_age", _MAP.max_detection_age, "s; older detection frames are dropped", 0.01, 10.0),
+    _spec("max_future", _MAP.max_future, "s; frames stamped further in the future are dropped", 0.0, 1.0),
+    _spec("min_score", _PROJ.min_score, "detections below this score are ignored", 0.0, 1.0),
+    _spec("max_range", _PROJ.max_range, "m; farther ground points are rejected", 1.0, 200.0),
+    _spec("pixel_sigma", _PROJ.pixel_sigma, "px; box-edge noise (measurement covariance)", 0.0, 20.0),
     _spec(
         "box_pixel_offset",
-        1.0,
+        _PROJ.box_pixel_offset,
         "px subtracted from box edges (1.0: simulator-trained detector; 0.5: tight boxes, e.g. COCO)",
         0.0,
         1.0,
     ),
-    _spec("pitch_sigma", 0.01, "rad; unmodelled body pitch (measurement covariance)", 0.0, 0.3),
+    _spec("pitch_sigma", _PROJ.pitch_sigma, "rad; unmodelled body pitch (measurement covariance)", 0.0, 0.3),
     _spec("use_odom", True, "compensate ego motion with /odom when it is fresh"),
-    _spec("odom_timeout", 0.5, "s; odometry further than this from a frame is ignored", 0.01, 5.0),
-    _spec("use_odom_pitch", False, "add the /odom orientation's pitch to the camera pitch"),
-    _spec("birth_hits", 3, "hits before a track is published", 1, 30),
-    _spec("death_misses", 5, "consecutive misses before a track is deleted", 1, 300),
-    _spec("gate_chi2", 13.8, "squared Mahalanobis gate (2 dof)", 1.0, 100.0),
-    _spec("gate_distance", 3.0, "m; hard association gate (across the line of sight)", 0.1, 20.0),
-    _spec("gate_range_fraction", 0.35, "hard gate along the line of sight, fraction of range", 0.0, 2.0),
-    _spec("use_top_edge", True, "box top edge as a second range cue (per-track height)"),
-    _spec("accel_sigma", 2.0, "m/s²; constant-velocity process noise", 0.0, 20.0),
-    _spec("class_consistent", True, "never associate across classes"),
-    _spec("max_gap", 2.0, "s; a longer silence resets the tracker", 0.1, 60.0),
-    _spec("grid_resolution", 0.1, "m per cell", 0.02, 1.0),
-    _spec("grid_ahead", 20.0, "m of grid in front of base_link", 1.0, 100.0),
-    _spec("grid_behind", 5.0, "m of grid behind base_link", 0.0, 50.0),
-    _spec("grid_half_width", 10.0, "m of grid to each side", 1.0, 50.0),
-    _spec("rover_half_width", 0.35, "m; obstacle inflation", 0.0, 3.0),
-    _spec("occupied_decay", 1.0, "s; decay time constant of occupied cells", 0.05, 60.0),
-    _spec("known_decay", 3.0, "s; time constant after which unseen cells turn unknown", 0.05, 600.0),
-    _spec("free_range", 15.0, "m; camera footprint marked free out to this range", 0.0, 100.0),
+    _spec(
+        "odom_timeout", _MAP.odom_timeout, "s; odometry further than this from a frame is ignored", 0.01, 5.0
+    ),
+    _spec("use_odom_pitch", _MAP.use_odom_pitch, "add the /odom orientation's pitch to the camera pitch"),
+    _spec("birth_hits", _TRACK.birth_hits, "hits before a track is published", 1, 30),
+    _spec("death_misses", _TRACK.death_misses, "consecutive misses before a track is deleted", 1, 300),
+    _spec("gate_chi2", _TRACK.gate_chi2, "squared Mahalanobis gate (2 dof)", 1.0, 100.0),
+    _spec(
+        "gate_distance",
+        _TRACK.gate_distance,
+        "m; hard association gate (across the line of sight)",
+        0.1,
+        20.0,
+    ),
+    _spec(
+        "gate_range_fraction",
+        _TRACK.gate_range_fraction,
+        "hard gate along the line of sight, fraction of range",
+        0.0,
+        2.0,
+    ),
+    _spec("use_top_edge", _TRACK.use_top_edge, "box top edge as a second range cue (per-track height)"),
+    _spec("accel_sigma", _TRACK.accel_sigma, "m/s²; constant-velocity process noise", 0.0, 20.0),
+    _spec("class_consistent", _TRACK.class_consistent, "never associate across classes"),
+    _spec("max_gap", _TRACK.max_gap, "s; a longer silence resets the tracker", 0.1, 60.0),
+    _spec("grid_resolution", _GRID.resolution, "m per cell", *RESOLUTION_RANGE),
+    _spec("grid_ahead", _GRID.ahead, "m of grid in front of base_link", 1.0, 100.0),
+    _spec("grid_behind", _GRID.behind, "m of grid behind base_link", 0.0, 50.0),
+    _spec("grid_half_width", _GRID.half_width, "m of grid to each side", 1.0, 50.0),
+    _spec("rover_half_width", _GRID.rover_half_width, "m; obstacle inflation", 0.0, 3.0),
+    _spec("occupied_decay", _GRID.occupied_decay, "s; decay time constant of occupied cells", 0.05, 60.0),
+    _spec(
+        "known_decay",
+        _GRID.known_decay,
+        "s; time constant after which unseen cells turn unknown",
+        0.05,
+        600.0,
+    ),
+    _spec("free_range", _MAP.free_range, "m; camera footprint marked free out to this range", 0.0, 100.0),
     _spec("publish_markers", True, "publish /obstacles/markers"),
-]
+)
 
 
 def _pitch_from_quaternion(x: float, y: float, z: float, w: float) -> float:
@@ -94,7 +118,7 @@ def _pitch_from_quaternion(x: float, y: float, z: float, w: float) -> float:
 class ObstacleMapperNode(Node):
     def __init__(self, **kwargs: object) -> None:
         super().__init__("obstacle_mapper", **kwargs)
-        p = declare_validated(self, PARAMS)
+        p = declare_validated(self, PARAM_SPECS)
         self.frame_id: str = p["base_frame"]
         self.use_odom: bool = p["use_odom"]
         self.publish_markers: bool = p["publish_markers"]
@@ -128,7 +152,6 @@ class ObstacleMapperNode(Node):
                 rover_half_width=p["rover_half_width"],
                 occupied_decay=p["occupied_decay"],
                 known_decay=p["known_decay"],
-                free_range=p["free_range"],
             ),
             MapperConfig(
                 max_detection_age=p["max_detection_age"],

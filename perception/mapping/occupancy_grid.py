@@ -8,8 +8,9 @@ Each update:
 1. moves the memory by the rover's own motion (odometry), so the window rolls with the rover;
 2. decays what is not re-observed: occupied evidence with ``occupied_decay`` (s), "known" with
    ``known_decay`` (s) — a cell seen long ago becomes unknown again;
-3. marks free what the camera sees on the ground (its ground footprint, out to ``free_range``)
-   except the shadow behind each obstacle, where the camera cannot see;
+3. marks free what the camera sees on the ground (the footprint the caller passes; the mapper
+   cuts it at ``MapperConfig.free_range``) except the shadow behind each obstacle, where the
+   camera cannot see;
 4. marks each obstacle occupied: a disc of radius max(width, depth) / 2 + the rover's half-width
    (the configuration-space inflation a planner needs to treat the rover as a point).
 """
@@ -28,6 +29,10 @@ UNKNOWN = -1
 FREE = 0
 OCCUPIED = 100
 
+# Allowed cell sizes (m), checked here and declared as the node parameter's range: finer cells
+# cost memory and time quadratically, coarser ones swallow the gap between two cones.
+RESOLUTION_RANGE = (0.02, 1.0)
+
 
 @dataclass(frozen=True)
 class GridConfig:
@@ -38,13 +43,13 @@ class GridConfig:
     rover_half_width: float = 0.35  # m; inflation added to every obstacle
     occupied_decay: float = 1.0  # s; time constant of occupied evidence not re-observed
     known_decay: float = 3.0  # s; time constant after which unseen cells drift back to unknown
-    free_range: float = 15.0  # m; beyond this the ground footprint is not trusted as free
     known_threshold: float = 0.3  # "known" below this → unknown (-1)
     occupied_floor: float = 0.02  # occupied evidence below this counts as none
 
     def __post_init__(self) -> None:
-        if not (0.01 <= self.resolution <= 2.0):
-            raise ValueError(f"grid resolution {self.resolution} m outside [0.01, 2.0]")
+        lo, hi = RESOLUTION_RANGE
+        if not (lo <= self.resolution <= hi):
+            raise ValueError(f"grid resolution {self.resolution} m outside [{lo}, {hi}]")
         if not (self.ahead > 0 and self.behind >= 0 and self.half_width > 0):
             raise ValueError("grid extents must be positive")
         if not (self.occupied_decay > 0 and self.known_decay > 0):

@@ -34,23 +34,9 @@ LAUNCH_FILES = sorted((ROOT / "launch").glob("*.launch.py"))
 
 
 def _spec_defaults() -> dict[str, dict[str, Any]]:
-    from edge_rover.control.controller_node import NODE_SPECS
-    from edge_rover.control.mcu_link.serial_bridge_node import PARAM_SPECS as BRIDGE_SPECS
-    from edge_rover.control.params import PARAM_SPECS
-    from edge_rover.perception.camera.camera_node import PARAMS as CAMERA_SPECS
-    from edge_rover.perception.mapping.obstacle_mapper_node import PARAMS as MAPPER_SPECS
-    from edge_rover.simulation.sim_node import SPECS as SIM_SPECS
+    from edge_rover.common.param_docs import spec_tables
 
-    def table(*specs) -> dict[str, Any]:
-        return {s.name: s.default for group in specs for s in group}
-
-    return {
-        "controller": table(PARAM_SPECS, NODE_SPECS),
-        "serial_bridge": table(BRIDGE_SPECS),
-        "camera": table(CAMERA_SPECS),
-        "obstacle_mapper": table(MAPPER_SPECS),
-        "sim": table(SIM_SPECS),
-    }
+    return {node: {s.name: s.default for s in specs} for node, specs in spec_tables().items()}
 
 
 def _description(path: Path) -> LaunchDescription:
