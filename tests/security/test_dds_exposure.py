@@ -220,6 +220,12 @@ def namespaces() -> Iterator[_Namespaces]:
             subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
 
 
+def _injected(attacker: _Lines, listener: _Lines) -> bool:
+    nodes = {n for status in attacker.lines for n in status.get("nodes", [])}
+    matched = attacker.last().get("matched", 0)
+    return "controller" in nodes and matched > 0 and listener.last().get("received", 0) > 0
+
+
 def _injection_attempt(ns: _Namespaces, profile: Path) -> tuple[_Lines, _Lines, list]:
     """Controller + listener in the robot namespace, attacker outside; returns their reports."""
     with _processes() as procs:
@@ -238,10 +244,10 @@ def _injection_attempt(ns: _Namespaces, profile: Path) -> tuple[_Lines, _Lines, 
         )
         # The robot side's own graph works over loopback: the listener sees the controller.
         assert _wait(lambda: "controller" in listener.last().get("nodes", []), 30.0), listener.raw[-5:]
-        # Then give the attacker time: it matches, or it keeps failing for WATCH_S.
-        _wait(
-            lambda: attacker.last().get("matched", 0) > 0 and listener.last().get("received", 0) > 0, WATCH_S
-        )
+        # Then give the attacker time: it discovers the controller, matches and is heard, or it
+        # keeps failing for WATCH_S. (Waiting for all three: graph discovery of the controller's
+        # name can lag the listener's first message, seen in CI.)
+        _wait(lambda: _injected(attacker, listener), WATCH_S)
         sockets = _udp_sockets(controller.pid, ns.robot)
     return listener, attacker, sockets
 

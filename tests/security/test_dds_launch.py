@@ -21,6 +21,16 @@ pytestmark = [pytest.mark.ros]
 SHIPPED = REPO_ROOT / "config" / "fastdds_profiles.xml"
 
 
+@pytest.fixture(autouse=True)
+def _restore_environment():
+    """An in-process LaunchService applies SetEnvironmentVariable to this very process: without
+    this, later tests would start nodes with the derived profile these tests delete."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 def _profile_seen_by_a_launched_process(tmp_path: Path, **arguments: str) -> tuple[int, Path | None]:
     """Launch dds_network_actions + one process; return (launch rc, the profile the process got)."""
     from launch.actions import ExecuteProcess, SetLaunchConfiguration
