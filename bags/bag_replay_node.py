@@ -25,9 +25,9 @@ from rosidl_runtime_py.utilities import get_message
 
 from edge_rover.bags.reader import BagError, BagMessage, bag_info, read_messages
 from edge_rover.bags.replay import ReplayClock
+from edge_rover.common.msgs.stamps import sec_to_stamp
 from edge_rover.common.params import ParamSpec, declare_validated, read_at_start
 from edge_rover.common.qos import CLOCK_QOS, RELIABLE_QOS, SENSOR_QOS
-from edge_rover.common.ros_conversions import sec_to_stamp
 
 SENSOR_TYPES = {
     "sensor_msgs/msg/Image",

@@ -69,8 +69,8 @@ def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> 
     from sensor_msgs.msg import Image
     from vision_msgs.msg import Detection2DArray, Detection3DArray
 
+    from edge_rover.common.msgs.stamps import stamp_to_sec
     from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
-    from edge_rover.common.ros_conversions import stamp_to_sec
 
     rclpy.init()
     node = rclpy.create_node("e2e_probe")

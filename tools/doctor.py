@@ -21,6 +21,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from edge_rover.common.graph import TOPICS
 from edge_rover.common.graph_checks import Endpoint
+from edge_rover.common.msgs.diagnostics import diagnostics_from_msg
 from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
 from edge_rover.tools.doctor_checks import GraphSnapshot, run_checks
 
@@ -53,17 +54,8 @@ class Doctor(Node):
         self.snapshot.camera_info_size = (msg.width, msg.height)
 
     def _on_diag(self, msg: DiagnosticArray) -> None:
-        for status in msg.status:
-            level = (
-                int.from_bytes(status.level, "little")
-                if isinstance(status.level, bytes)
-                else int(status.level)
-            )
-            self.snapshot.diagnostics[status.name] = (
-                level,
-                status.message,
-                {v.key: v.value for v in status.values},
-            )
+        for status in diagnostics_from_msg(msg):
+            self.snapshot.diagnostics[status.name] = (status.level, status.message, status.values)
 
     def collect_graph(self) -> None:
         for topic in TOPICS:

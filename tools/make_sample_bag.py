@@ -22,7 +22,8 @@ from tqdm import tqdm
 
 from edge_rover.bags.writer import BagWriter
 from edge_rover.calibration.calibration_io import load_camera_info
-from edge_rover.common.ros_conversions import bgr_to_image, intrinsics_to_camera_info, sec_to_stamp
+from edge_rover.common.msgs.image import bgr_to_image, intrinsics_to_camera_info
+from edge_rover.common.msgs.stamps import sec_to_stamp
 
 DEFAULT_START_S = 1_700_000_000.0  # a fixed epoch: the same bag byte-for-byte each time
 

@@ -50,7 +50,7 @@ class TruthObject:
 
 @dataclass
 class MapperOutput:
-    obstacles: list  # edge_rover.perception.mapping.obstacle_types.TrackedObstacle decoded from /obstacles
+    obstacles: list  # edge_rover.common.msgs.obstacles.Obstacle3D decoded from /obstacles
     cubes: list[tuple[float, float, float, float]]  # /obstacles/markers boxes: x, y, size x, size y
     arrows: list[tuple[float, float, float, float]]  # velocity arrows: start x, y, end x, y
     grid: np.ndarray  # int8 (rows, cols)
@@ -104,45 +104,27 @@ def write_simulator_bag(scenario: str, out: Path, seconds: float) -> Path:
 
 def truth_from_msg(msg) -> list[TruthObject]:
     """/sim/ground_truth (vision_msgs/Detection3DArray, base_link) → objects."""
-    out = []
-    for det in msg.detections:
-        q = det.bbox.center.orientation
-        yaw = math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z))
-        size = det.bbox.size
-        out.append(
-            TruthObject(
-                det.id,
-                det.results[0].hypothesis.class_id,
-                det.bbox.center.position.x,
-                det.bbox.center.position.y,
-                yaw,
-                (size.x, size.y, size.z),
-                det.results[0].hypothesis.score,
-            )
-        )
-    return out
+    from edge_rover.common.msgs.obstacles import obstacles_from_msg
+
+    return [
+        TruthObject(b.id, b.class_name, b.position[0], b.position[1], b.yaw, b.size, b.score)
+        for b in obstacles_from_msg(msg)
+    ]
 
 
 def _output_from_msgs(obstacles_msg, markers_msg, grid_msg) -> MapperOutput:
-    from visualization_msgs.msg import Marker
+    from edge_rover.common.msgs.grid import grid_from_msg
+    from edge_rover.common.msgs.markers import marker_shapes
+    from edge_rover.common.msgs.obstacles import obstacles_from_msg
 
-    from edge_rover.perception.mapping.obstacle_conversions import obstacles_from_msg
-
-    cubes, arrows = [], []
-    for m in markers_msg.markers:
-        if m.ns == "boxes" and m.type == Marker.CUBE:
-            cubes.append((m.pose.position.x, m.pose.position.y, m.scale.x, m.scale.y))
-        elif m.ns == "velocity" and m.type == Marker.ARROW and len(m.points) == 2:
-            arrows.append((m.points[0].x, m.points[0].y, m.points[1].x, m.points[1].y))
-    info = grid_msg.info
-    cells = np.asarray(grid_msg.data, dtype=np.int8).reshape(info.height, info.width)
+    shapes, grid = marker_shapes(markers_msg), grid_from_msg(grid_msg)
     return MapperOutput(
         obstacles_from_msg(obstacles_msg),
-        cubes,
-        arrows,
-        cells,
-        info.resolution,
-        (info.origin.position.x, info.origin.position.y),
+        shapes.boxes,
+        shapes.arrows,
+        grid.cells,
+        grid.resolution,
+        grid.origin[:2],
     )
 
 
@@ -172,8 +154,9 @@ def replay_through_nodes(
     from visualization_msgs.msg import MarkerArray
 
     from edge_rover.bags.reader import read_messages
+    from edge_rover.common.msgs.image import image_to_bgr
+    from edge_rover.common.msgs.stamps import stamp_to_sec
     from edge_rover.common.qos import CLOCK_QOS, SENSOR_QOS
-    from edge_rover.common.ros_conversions import image_to_bgr, stamp_to_sec
     from edge_rover.perception.detection.detector_node import DetectorNode
     from edge_rover.perception.mapping.obstacle_mapper_node import ObstacleMapperNode
 
@@ -318,7 +301,7 @@ def compare(
         result.markers_consistent += cubes == tracks
         for ob in out.obstacles:
             near = [np.hypot(ob.position[0] - t.x, ob.position[1] - t.y) for t in frame.truth]
-            if not near or min(near) > _gate(ob.range):
+            if not near or min(near) > _gate(math.hypot(*ob.position)):
                 result.false_obstacles += 1
         for t in frame.truth:
             distance = math.hypot(t.x, t.y)
@@ -388,7 +371,7 @@ def plot(frames: Sequence[ReplayFrame], path: Path, panels: int = 3) -> Path:
                 "", xy=(y1, x1), xytext=(y0, x0), arrowprops={"arrowstyle": "->", "color": "tab:blue"}
             )
         for ob in out.obstacles:
-            ax.text(ob.position[1], ob.position[0] + 0.9, f"#{ob.track_id} {ob.class_name}", fontsize=7,
+            ax.text(ob.position[1], ob.position[0] + 0.9, f"#{ob.id} {ob.class_name}", fontsize=7,
                     color="tab:red", ha="center")  # fmt: skip
         ax.set_xlim(8, -8)
         ax.set_ylim(-1, 20)

@@ -50,8 +50,8 @@ def _harness(ros_context):
 def test_bus_image_gives_stamped_detections_and_diagnostics(ros_context, shared_data: Path) -> None:
     from builtin_interfaces.msg import Time
 
-    from edge_rover.common.ros_conversions import bgr_to_image
-    from edge_rover.perception.detection.ros_conversions import detections_from_msg
+    from edge_rover.common.msgs.detections import detections_from_msg
+    from edge_rover.common.msgs.image import bgr_to_image
     from tests.ros_helpers import spin_until
 
     detector = _make_node(ros_context, shared_data)
