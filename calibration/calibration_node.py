@@ -32,6 +32,7 @@ from edge_rover.calibration.intrinsic_calibration import (
 )
 from edge_rover.calibration.view_collector import ViewCollector
 from edge_rover.common.camera_model import CalibrationError
+from edge_rover.common.graph import CAMERA_IMAGE, DIAGNOSTICS
 from edge_rover.common.msgs.diagnostics import ERROR, OK, Status, diagnostics_to_msg
 from edge_rover.common.msgs.image import image_to_bgr
 from edge_rover.common.msgs.stamps import stamp_to_sec
@@ -42,7 +43,11 @@ from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
 # read-only, so a live change is refused, not ignored.
 PARAM_SPECS: tuple[ParamSpec, ...] = read_at_start(
     [
-        ParamSpec("image_topic", "/camera/image_raw", "sensor_msgs/Image topic to calibrate from"),
+        ParamSpec(
+            "image_topic",
+            CAMERA_IMAGE,
+            "sensor_msgs/Image topic to calibrate from (relative: in the node's namespace)",
+        ),
         ParamSpec("board", "checkerboard", "board type", choices=("checkerboard", "charuco")),
         ParamSpec("size", "9x6", "checkerboard: INNER corners COLSxROWS; charuco: squares COLSxROWS"),
         ParamSpec("square", 0.025, "square side (m)", min=0.001, max=1.0),
@@ -108,7 +113,7 @@ class CalibrationNode(Node):
         self._subscription = self.create_subscription(
             Image, self.params["image_topic"], self._on_image, SENSOR_QOS
         )
-        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS, RELIABLE_QOS)
         self.create_timer(1.0, self._publish_diagnostics)
         self.get_logger().info(
             f"calibrating from {self.params['image_topic']}: {self.params['board']} {self.params['size']}, "

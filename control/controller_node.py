@@ -23,6 +23,17 @@ from sensor_msgs.msg import CameraInfo
 from vision_msgs.msg import Detection2DArray, Detection3DArray
 from visualization_msgs.msg import MarkerArray
 
+from edge_rover.common.graph import (
+    CAMERA_INFO,
+    CMD_VEL,
+    CMD_VEL_IN,
+    CONTROLLER_MARKERS,
+    DETECTIONS,
+    OBSTACLE_MAP,
+    OBSTACLES,
+    ODOM,
+    SAFETY_STATUS,
+)
 from edge_rover.common.msgs.diagnostics import STAGE_KEYS, Status, diagnostics_to_msg, format_value
 from edge_rover.common.msgs.grid import grid_from_msg
 from edge_rover.common.msgs.markers import STATE_COLOURS, colour, line_strip, text
@@ -106,18 +117,16 @@ class ControllerNode(Node):
         self._last_state_name = ""
 
         self._stamped = bool(values["cmd_vel_stamped"])
-        self._pub_cmd = self.create_publisher(
-            TwistStamped if self._stamped else Twist, "/cmd_vel", RELIABLE_QOS
-        )
-        self._pub_status = self.create_publisher(DiagnosticArray, "/safety/status", RELIABLE_QOS)
-        self._pub_markers = self.create_publisher(MarkerArray, "/controller/markers", RELIABLE_QOS)
+        self._pub_cmd = self.create_publisher(TwistStamped if self._stamped else Twist, CMD_VEL, RELIABLE_QOS)
+        self._pub_status = self.create_publisher(DiagnosticArray, SAFETY_STATUS, RELIABLE_QOS)
+        self._pub_markers = self.create_publisher(MarkerArray, CONTROLLER_MARKERS, RELIABLE_QOS)
         self._cycle = 0
-        self.create_subscription(Detection3DArray, "/obstacles", self._on_obstacles, SENSOR_QOS)
-        self.create_subscription(OccupancyGrid, "/obstacle_map", self._on_grid, SENSOR_QOS)
-        self.create_subscription(Odometry, "/odom", self._on_odom, RELIABLE_QOS)
-        self.create_subscription(Twist, "/cmd_vel_in", self._on_cmd_in, RELIABLE_QOS)
-        self.create_subscription(CameraInfo, "/camera/camera_info", self._on_camera_info, SENSOR_QOS)
-        self.create_subscription(Detection2DArray, "/detections", self._on_detections, SENSOR_QOS)
+        self.create_subscription(Detection3DArray, OBSTACLES, self._on_obstacles, SENSOR_QOS)
+        self.create_subscription(OccupancyGrid, OBSTACLE_MAP, self._on_grid, SENSOR_QOS)
+        self.create_subscription(Odometry, ODOM, self._on_odom, RELIABLE_QOS)
+        self.create_subscription(Twist, CMD_VEL_IN, self._on_cmd_in, RELIABLE_QOS)
+        self.create_subscription(CameraInfo, CAMERA_INFO, self._on_camera_info, SENSOR_QOS)
+        self.create_subscription(Detection2DArray, DETECTIONS, self._on_detections, SENSOR_QOS)
         self._timer = self.create_timer(self._params.period, self._tick)
         self.get_logger().info(
             f"controller at {self._params.rate_hz:.0f} Hz, angular.z = {self._params.cmd_vel_angular_z}, "

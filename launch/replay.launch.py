@@ -1,7 +1,9 @@
 """Replay a rosbag2 through the pipeline: bag_replay publishes the recorded topics and /clock,
 the nodes run on sim time.
 
-    ros2 launch edge_rover replay.launch.py bag:=/path/to/bag [rate:=1.0 loop:=false rviz:=false]
+    ros2 launch edge_rover replay.launch.py bag:=/path/to/bag [rate:=1.0 loop:=false rviz:=false namespace:=]
+
+The bag's graph topics are played under the namespace, whatever namespace they were recorded in.
 """
 
 from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler
@@ -13,6 +15,7 @@ from launch_ros.actions import Node
 from edge_rover.common.launch_helpers import (
     PACKAGE,
     dds_network_actions,
+    in_namespace,
     node_params,
     pipeline_nodes,
     rviz_node,
@@ -61,4 +64,5 @@ def generate_launch_description() -> LaunchDescription:
     shutdown_at_end = RegisterEventHandler(
         OnProcessExit(target_action=replay, on_exit=[EmitEvent(event=Shutdown(reason="bag ended"))])
     )
-    return LaunchDescription([*args, replay, shutdown_at_end, *pipeline_nodes(True), rviz_node()])
+    graph = in_namespace([replay, *pipeline_nodes(True)])
+    return LaunchDescription([*args, graph, shutdown_at_end, rviz_node()])

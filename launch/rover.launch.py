@@ -2,6 +2,7 @@
 
 ros2 launch edge_rover rover.launch.py [camera_source:=0 camera_info_url:=... use_sim_time:=false rviz:=false]
     [dds_interfaces:=lo,wlan0]   # DDS listens on loopback only unless interfaces are named (docs/security.md)
+    [namespace:=rover1]          # every topic under /rover1/ (two rovers on one network)
 """
 
 from launch.actions import DeclareLaunchArgument
@@ -16,6 +17,7 @@ from edge_rover.common.launch_helpers import (
     RESPAWN_DELAY_S,
     angular_z_convention,
     dds_network_actions,
+    in_namespace,
     node_params,
     pipeline_nodes,
     rviz_node,
@@ -101,9 +103,7 @@ def generate_launch_description() -> LaunchDescription:
     return LaunchDescription(
         [
             *args,
-            camera,
-            *pipeline,
-            serial_bridge,
+            in_namespace([camera, *pipeline, serial_bridge]),
             rviz_node(),
         ]
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from edge_rover.bags.writer import BagWriter
+from edge_rover.common.graph import CAMERA_IMAGE, CAMERA_INFO, CMD_VEL, GROUND_TRUTH, ODOM, TF, resolve
 from edge_rover.common.msgs.image import bgr_to_image, intrinsics_to_camera_info
 from edge_rover.common.msgs.obstacles import obstacles_to_msg
 from edge_rover.common.msgs.odometry import pose_to_tf
@@ -61,17 +62,17 @@ def write_scenario_bag(
             scene = world.scene(frame_seed=round(world.time / scenario.step_s))
             result = renderer.render(scene)
             frame = "camera_optical_frame"
-            bag.write("/camera/image_raw", bgr_to_image(result.image, stamp, frame), stamp_ns)
-            bag.write(
-                "/camera/camera_info", intrinsics_to_camera_info(rig.intrinsics, stamp, frame), stamp_ns
-            )
+            bag.write(resolve(CAMERA_IMAGE), bgr_to_image(result.image, stamp, frame), stamp_ns)
+            bag.write(resolve(CAMERA_INFO), intrinsics_to_camera_info(rig.intrinsics, stamp, frame), stamp_ns)
             rover = world.rover
-            bag.write("/odom", rover_odometry(rover, obs.yaw_rate, stamp), stamp_ns)
-            bag.write("/tf", pose_to_tf((rover.x, rover.y, rover.yaw), stamp, "odom", "base_link"), stamp_ns)
+            bag.write(resolve(ODOM), rover_odometry(rover, obs.yaw_rate, stamp), stamp_ns)
+            bag.write(
+                resolve(TF), pose_to_tf((rover.x, rover.y, rover.yaw), stamp, "odom", "base_link"), stamp_ns
+            )
             truths = truth_obstacles(world_truth(scene, result.truth))
-            bag.write("/sim/ground_truth", obstacles_to_msg(truths, stamp, "base_link"), stamp_ns)
+            bag.write(resolve(GROUND_TRUTH), obstacles_to_msg(truths, stamp, "base_link"), stamp_ns)
             if with_cmd_vel:
-                bag.write("/cmd_vel", twist_to_msg(*cmd), stamp_ns)
+                bag.write(resolve(CMD_VEL), twist_to_msg(*cmd), stamp_ns)
             progress.update(1)
 
         result = run_scenario(scenario, controller_fn, duration_s=duration, rig=rig, on_step=record)

@@ -36,6 +36,18 @@ from edge_rover.common.conventions import (
     ANGULAR_Z_PARAM,
     STEERING_ANGLE,
 )
+from edge_rover.common.graph import (
+    CAMERA_IMAGE,
+    CAMERA_INFO,
+    CLOCK,
+    CMD_VEL,
+    CMD_VEL_IN,
+    DETECTIONS,
+    GROUND_TRUTH,
+    OBSTACLES,
+    ODOM,
+    TF,
+)
 from edge_rover.common.msgs.image import bgr_to_image, intrinsics_to_camera_info
 from edge_rover.common.msgs.obstacles import Obstacle3D, obstacles_to_msg
 from edge_rover.common.msgs.odometry import odometry_to_msg, pose_to_tf
@@ -106,27 +118,25 @@ class SimNode(Node):
         self.rig = CameraRig(intrinsics, load_extrinsics(self.p["extrinsics_url"]))
         self.renderer = Renderer(self.rig)
         self._reset()
-        self.pub_image = self.create_publisher(Image, "/camera/image_raw", SENSOR_QOS)
-        self.pub_info = self.create_publisher(CameraInfo, "/camera/camera_info", SENSOR_QOS)
-        self.pub_odom = self.create_publisher(Odometry, "/odom", RELIABLE_QOS)
-        self.pub_clock = self.create_publisher(ClockMsg, "/clock", CLOCK_QOS)
-        self.pub_truth = self.create_publisher(Detection3DArray, "/sim/ground_truth", RELIABLE_QOS)
-        self.pub_tf = self.create_publisher(TFMessage, "/tf", RELIABLE_QOS)
+        self.pub_image = self.create_publisher(Image, CAMERA_IMAGE, SENSOR_QOS)
+        self.pub_info = self.create_publisher(CameraInfo, CAMERA_INFO, SENSOR_QOS)
+        self.pub_odom = self.create_publisher(Odometry, ODOM, RELIABLE_QOS)
+        self.pub_clock = self.create_publisher(ClockMsg, CLOCK, CLOCK_QOS)
+        self.pub_truth = self.create_publisher(Detection3DArray, GROUND_TRUTH, RELIABLE_QOS)
+        self.pub_tf = self.create_publisher(TFMessage, TF, RELIABLE_QOS)
         self.pub_cmd_in = (
-            self.create_publisher(Twist, "/cmd_vel_in", RELIABLE_QOS)
-            if self.p["publish_cmd_vel_in"]
-            else None
+            self.create_publisher(Twist, CMD_VEL_IN, RELIABLE_QOS) if self.p["publish_cmd_vel_in"] else None
         )
         self.pub_obstacles = (
-            self.create_publisher(Detection3DArray, "/obstacles", RELIABLE_QOS)
+            self.create_publisher(Detection3DArray, OBSTACLES, RELIABLE_QOS)
             if self.p["obstacles_from_truth"]
             else None
         )
         cmd_type = TwistStamped if self.p["cmd_vel_stamped"] else Twist
-        self.create_subscription(cmd_type, "/cmd_vel", self._on_cmd_vel, RELIABLE_QOS)
+        self.create_subscription(cmd_type, CMD_VEL, self._on_cmd_vel, RELIABLE_QOS)
         self._detected_stamps: set[tuple[int, int]] = set()
         if self.p["lock_step"]:
-            self.create_subscription(Detection2DArray, "/detections", self._on_detections, SENSOR_QOS)
+            self.create_subscription(Detection2DArray, DETECTIONS, self._on_detections, SENSOR_QOS)
         # The sim owns /clock, so its own pacing runs on the steady wall clock, never on sim time.
         rtf = self.p["real_time_factor"]
         period = self.scenario.step_s / rtf if rtf > 0 else 0.001

@@ -154,24 +154,31 @@ def replay_through_nodes(
     from visualization_msgs.msg import MarkerArray
 
     from edge_rover.bags.reader import read_messages
+    from edge_rover.common.graph import (
+        CAMERA_IMAGE,
+        CAMERA_IMAGE_COMPRESSED,
+        CAMERA_INFO,
+        CLOCK,
+        GROUND_TRUTH,
+        OBSTACLE_MAP,
+        OBSTACLE_MARKERS,
+        OBSTACLES,
+        ODOM,
+        graph_name,
+        resolve,
+    )
     from edge_rover.common.msgs.image import image_to_bgr
     from edge_rover.common.msgs.stamps import stamp_to_sec
     from edge_rover.common.qos import CLOCK_QOS, SENSOR_QOS
     from edge_rover.perception.detection.detector_node import DetectorNode
     from edge_rover.perception.mapping.obstacle_mapper_node import ObstacleMapperNode
 
-    types = {
-        "/camera/camera_info": CameraInfo,
-        "/camera/image_raw": Image,
-        "/odom": Odometry,
-        "/sim/ground_truth": Detection3DArray,
-    }
-    frames: dict[int, dict] = {}
-    for message in read_messages(bag, list(types)):
-        frames.setdefault(message.stamp_ns, {})[message.topic] = deserialize_message(
-            message.data, types[message.topic]
-        )
-    ordered = [frames[k] for k in sorted(frames) if "/camera/image_raw" in frames[k]]
+    types = {CAMERA_INFO: CameraInfo, CAMERA_IMAGE: Image, ODOM: Odometry, GROUND_TRUTH: Detection3DArray}
+    frames: dict[int, dict] = {}  # bag time → graph topic name → message
+    for message in read_messages(bag, [resolve(t) for t in types]):
+        name = graph_name(message.topic)
+        frames.setdefault(message.stamp_ns, {})[name] = deserialize_message(message.data, types[name])
+    ordered = [frames[k] for k in sorted(frames) if CAMERA_IMAGE in frames[k]]
     if max_frames is not None:
         ordered = ordered[:max_frames]
 
@@ -198,10 +205,10 @@ def replay_through_nodes(
         executor = SingleThreadedExecutor(context=context)
         for node in nodes:
             executor.add_node(node)
-        clock_pub = player.create_publisher(Clock, "/clock", CLOCK_QOS)
-        info_pub = player.create_publisher(CameraInfo, "/camera/camera_info", SENSOR_QOS)
-        odom_pub = player.create_publisher(Odometry, "/odom", SENSOR_QOS)
-        image_pub = player.create_publisher(CompressedImage, "/camera/image_raw/compressed", SENSOR_QOS)
+        clock_pub = player.create_publisher(Clock, CLOCK, CLOCK_QOS)
+        info_pub = player.create_publisher(CameraInfo, CAMERA_INFO, SENSOR_QOS)
+        odom_pub = player.create_publisher(Odometry, ODOM, SENSOR_QOS)
+        image_pub = player.create_publisher(CompressedImage, CAMERA_IMAGE_COMPRESSED, SENSOR_QOS)
         got: dict[str, dict[float, object]] = {"obstacles": {}, "markers": {}, "grid": {}}
 
         def keep(kind: str):
@@ -211,15 +218,15 @@ def replay_through_nodes(
             if msg.markers:  # a DELETEALL first, stamped like the rest
                 got["markers"][round(stamp_to_sec(msg.markers[0].header.stamp), 6)] = msg
 
-        player.create_subscription(Detection3DArray, "/obstacles", keep("obstacles"), SENSOR_QOS)
-        player.create_subscription(OccupancyGrid, "/obstacle_map", keep("grid"), SENSOR_QOS)
-        player.create_subscription(MarkerArray, "/obstacles/markers", keep_markers, SENSOR_QOS)
+        player.create_subscription(Detection3DArray, OBSTACLES, keep("obstacles"), SENSOR_QOS)
+        player.create_subscription(OccupancyGrid, OBSTACLE_MAP, keep("grid"), SENSOR_QOS)
+        player.create_subscription(MarkerArray, OBSTACLE_MARKERS, keep_markers, SENSOR_QOS)
         if not _spin_until(executor, lambda: image_pub.get_subscription_count() > 0, 10.0):
             raise RuntimeError("the detector did not subscribe to /camera/image_raw/compressed")
 
         out: list[ReplayFrame] = []
         for frame in ordered:
-            image = frame["/camera/image_raw"]
+            image = frame[CAMERA_IMAGE]
             stamp = round(stamp_to_sec(image.header.stamp), 6)
             clock = Clock()
             clock.clock = image.header.stamp
@@ -232,16 +239,16 @@ def replay_through_nodes(
             for _attempt in range(2):  # best effort: one resend if the frame got lost
                 clock_pub.publish(clock)
                 _spin_until(executor, lambda: False, 0.01)
-                if "/camera/camera_info" in frame:
-                    info_pub.publish(frame["/camera/camera_info"])
-                if "/odom" in frame:
-                    odom_pub.publish(frame["/odom"])
+                if CAMERA_INFO in frame:
+                    info_pub.publish(frame[CAMERA_INFO])
+                if ODOM in frame:
+                    odom_pub.publish(frame[ODOM])
                 _spin_until(executor, lambda: False, 0.01)
                 image_pub.publish(compressed)
                 if _spin_until(executor, done, frame_timeout / 2):
                     break
             _spin_until(executor, lambda s=stamp: s in got["markers"], 0.2)
-            truth = truth_from_msg(frame["/sim/ground_truth"]) if "/sim/ground_truth" in frame else []
+            truth = truth_from_msg(frame[GROUND_TRUTH]) if GROUND_TRUTH in frame else []
             output = None
             if done():
                 markers = got["markers"].get(stamp, MarkerArray())

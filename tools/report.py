@@ -28,6 +28,17 @@ from rclpy.serialization import deserialize_message
 from rosidl_runtime_py.utilities import get_message
 
 from edge_rover.bags.reader import read_messages
+from edge_rover.common.graph import (
+    CAMERA_IMAGE,
+    CMD_VEL,
+    DETECTIONS,
+    GROUND_TRUTH,
+    OBSTACLE_MAP,
+    OBSTACLES,
+    ODOM,
+    SAFETY_STATUS,
+    graph_name,
+)
 from edge_rover.common.msgs.detections import detections_from_msg
 from edge_rover.common.msgs.diagnostics import STAGE_KEYS, diagnostics_from_msg
 from edge_rover.common.msgs.grid import grid_from_msg
@@ -84,25 +95,26 @@ def load_run(bag: Path, max_frames: int = 400, frame_stride: int = 3, grid_strid
         msg_class = classes.setdefault(message.type_name, get_message(message.type_name))
         msg = deserialize_message(message.data, msg_class)
         t = series.rel(message.stamp_ns)
-        if message.topic == "/safety/status" and msg.status:
+        topic = graph_name(message.topic)  # a run recorded in a namespace reads the same
+        if topic == SAFETY_STATUS and msg.status:
             series.status.append({"t": t, **diagnostics_from_msg(msg)[0].values})
-        elif message.topic == "/odom":
+        elif topic == ODOM:
             odom = odometry_from_msg(msg)
             series.odom.append((t, odom.x, odom.y, odom.yaw, odom.speed))
-        elif message.topic == "/cmd_vel":
+        elif topic == CMD_VEL:
             speed, angular_z = twist_from_msg(msg)
             latency = None
             if hasattr(msg, "header") and msg.header.stamp.sec > 0:
                 latency = message.stamp_ns / 1e9 - stamp_to_sec(msg.header.stamp)
             series.cmd.append((t, speed, angular_z, latency))
-        elif message.topic == "/camera/image_raw":
+        elif topic == CAMERA_IMAGE:
             image_index += 1
             if image_index % frame_stride == 0 and len(series.frames) < max_frames:
                 frame = image_to_bgr(msg)
                 scale = 320 / frame.shape[1]
                 small = cv2.resize(frame, (320, round(frame.shape[0] * scale)), interpolation=cv2.INTER_AREA)
                 series.frames.append((t, stamp_to_sec(msg.header.stamp), small))
-        elif message.topic == "/detections":
+        elif topic == DETECTIONS:
             found = detections_from_msg(msg)
             series.detections[round(stamp_to_sec(msg.header.stamp), 6)] = [
                 (name, float(score), ((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1))
@@ -110,15 +122,15 @@ def load_run(bag: Path, max_frames: int = 400, frame_stride: int = 3, grid_strid
                     found.boxes.tolist(), found.scores, found.names, strict=True
                 )
             ]
-        elif message.topic in ("/sim/ground_truth", "/obstacles"):
+        elif topic in (GROUND_TRUTH, OBSTACLES):
             boxes = obstacles_from_msg(msg)
             points = np.array([b.position for b in boxes], dtype=np.float64).reshape(-1, 2)
-            if message.topic == "/sim/ground_truth":
+            if topic == GROUND_TRUTH:
                 series.truth.append((t, points))
             else:
                 series.obstacles.append((t, points))
                 series.obstacle_ids.append([b.id for b in boxes])
-        elif message.topic == "/obstacle_map":
+        elif topic == OBSTACLE_MAP:
             grid_index += 1
             if grid_index % grid_stride == 0:
                 grid = grid_from_msg(msg)

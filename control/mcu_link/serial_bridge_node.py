@@ -23,6 +23,7 @@ from edge_rover.common.conventions import (
     ANGULAR_Z_HELP,
     ANGULAR_Z_PARAM,
 )
+from edge_rover.common.graph import BATTERY, CMD_VEL, DIAGNOSTICS, ESTOP, ODOM
 from edge_rover.common.msgs.battery import battery_to_msg
 from edge_rover.common.msgs.diagnostics import ERROR, OK, WARN, Status, diagnostics_to_msg
 from edge_rover.common.msgs.odometry import odometry_to_msg
@@ -108,11 +109,11 @@ class SerialBridgeNode(Node):
         self._was_connected: bool | None = None
 
         cmd_type = TwistStamped if self.p["cmd_vel_stamped"] else Twist
-        self.create_subscription(cmd_type, "/cmd_vel", self._on_cmd_vel, RELIABLE_QOS)
-        self.create_subscription(Bool, "/estop", self._on_estop, RELIABLE_QOS)
-        self._pub_odom = self.create_publisher(Odometry, "/odom", RELIABLE_QOS)
-        self._pub_battery = self.create_publisher(BatteryState, "/battery", RELIABLE_QOS)
-        self._pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_QOS)
+        self.create_subscription(cmd_type, CMD_VEL, self._on_cmd_vel, RELIABLE_QOS)
+        self.create_subscription(Bool, ESTOP, self._on_estop, RELIABLE_QOS)
+        self._pub_odom = self.create_publisher(Odometry, ODOM, RELIABLE_QOS)
+        self._pub_battery = self.create_publisher(BatteryState, BATTERY, RELIABLE_QOS)
+        self._pub_diag = self.create_publisher(DiagnosticArray, DIAGNOSTICS, RELIABLE_QOS)
         self._timer = self.create_timer(1.0 / self.p["command_rate_hz"], self._tick)
         self.create_timer(1.0, self._publish_diagnostics)
         self.get_logger().info(

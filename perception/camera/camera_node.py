@@ -24,6 +24,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from edge_rover.calibration.calibration_io import load_camera_info
 from edge_rover.common.camera_model import CalibrationError, CameraIntrinsics
+from edge_rover.common.graph import CAMERA_IMAGE, CAMERA_INFO, DIAGNOSTICS
 from edge_rover.common.msgs.diagnostics import ERROR, OK, WARN, Status, diagnostics_to_msg
 from edge_rover.common.msgs.image import bgr_to_image, intrinsics_to_camera_info
 from edge_rover.common.node_runner import run_node
@@ -101,9 +102,9 @@ class CameraNode(Node):
         self.spec = parse_source(self.params["source"], self.width, self.height, self.params["fps"])
         require_capture_backend(self.spec)
         self.intrinsics = intrinsics_for_output(self.calibration, self.width, self.height)
-        self.image_pub = self.create_publisher(Image, "/camera/image_raw", SENSOR_QOS)
-        self.info_pub = self.create_publisher(CameraInfo, "/camera/camera_info", SENSOR_QOS)
-        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_QOS)
+        self.image_pub = self.create_publisher(Image, CAMERA_IMAGE, SENSOR_QOS)
+        self.info_pub = self.create_publisher(CameraInfo, CAMERA_INFO, SENSOR_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS, RELIABLE_QOS)
         self.camera = ReconnectingCamera(
             opener=lambda: open_source(
                 self.spec, self.width, self.height, self.params["fps"], self.params["loop"]

@@ -19,6 +19,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 
 from edge_rover.calibration.calibration_io import resolve_url
+from edge_rover.common.graph import CAMERA_IMAGE, DETECTIONS, DETECTIONS_IMAGE, DIAGNOSTICS
 from edge_rover.common.msgs.detections import detections_to_msg
 from edge_rover.common.msgs.diagnostics import Status, diagnostics_to_msg
 from edge_rover.common.msgs.image import ImageConversionError, bgr_to_image, compressed_to_bgr, image_to_bgr
@@ -40,7 +41,9 @@ DEFAULT_MODEL = "package://edge_rover/models/edge_rover_yolov8n_int8.onnx"
 PARAM_SPECS: tuple[ParamSpec, ...] = read_at_start(
     [
         ParamSpec(
-            "image_topic", "/camera/image_raw", "raw image topic (the compressed one is <topic>/compressed)"
+            "image_topic",
+            CAMERA_IMAGE,
+            "raw image topic, relative to the node's namespace (the compressed one is <topic>/compressed)",
         ),
         ParamSpec(
             "transport",
@@ -163,11 +166,11 @@ class DetectorNode(Node):
 
         self.detections_pub = self.create_publisher(
             Detection2DArray,
-            "/detections",
+            DETECTIONS,
             SENSOR_QOS,
         )
-        self.image_pub = self.create_publisher(Image, "/detections/image", SENSOR_QOS)
-        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_QOS)
+        self.image_pub = self.create_publisher(Image, DETECTIONS_IMAGE, SENSOR_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS, RELIABLE_QOS)
         if values["transport"] == "compressed":
             topic, msg_type, self._to_bgr = (
                 values["image_topic"] + "/compressed",

@@ -23,6 +23,7 @@ from visualization_msgs.msg import MarkerArray
 
 from edge_rover.calibration.calibration_io import load_extrinsics, resolve_url
 from edge_rover.common.camera_model import CalibrationError, CameraExtrinsics, CameraRig
+from edge_rover.common.graph import CAMERA_INFO, DETECTIONS, OBSTACLE_MAP, OBSTACLE_MARKERS, OBSTACLES, ODOM
 from edge_rover.common.msgs.detections import detections_from_msg
 from edge_rover.common.msgs.grid import grid_to_msg
 from edge_rover.common.msgs.image import camera_info_to_intrinsics
@@ -186,13 +187,13 @@ class ObstacleMapperNode(Node):
         self.setup_error = None if (self.extrinsics is not None and profiles is not None) else "bad config"
         self.odom: OdomSample | None = None
         self.published = 0
-        self.obstacles_pub = self.create_publisher(Detection3DArray, "/obstacles", RELIABLE_QOS)
-        self.grid_pub = self.create_publisher(OccupancyGrid, "/obstacle_map", RELIABLE_QOS)
-        self.markers_pub = self.create_publisher(MarkerArray, "/obstacles/markers", RELIABLE_QOS)
-        self.create_subscription(CameraInfo, "/camera/camera_info", self.on_camera_info, SENSOR_QOS)
-        self.create_subscription(Detection2DArray, "/detections", self.on_detections, SENSOR_QOS)
+        self.obstacles_pub = self.create_publisher(Detection3DArray, OBSTACLES, RELIABLE_QOS)
+        self.grid_pub = self.create_publisher(OccupancyGrid, OBSTACLE_MAP, RELIABLE_QOS)
+        self.markers_pub = self.create_publisher(MarkerArray, OBSTACLE_MARKERS, RELIABLE_QOS)
+        self.create_subscription(CameraInfo, CAMERA_INFO, self.on_camera_info, SENSOR_QOS)
+        self.create_subscription(Detection2DArray, DETECTIONS, self.on_detections, SENSOR_QOS)
         if self.use_odom:
-            self.create_subscription(Odometry, "/odom", self.on_odom, SENSOR_QOS)
+            self.create_subscription(Odometry, ODOM, self.on_odom, SENSOR_QOS)
         self.create_timer(10.0, self.log_stats)
         self.get_logger().info(
             f"obstacle_mapper ready: extrinsics {'ok' if self.extrinsics else 'MISSING'}, "
