@@ -16,7 +16,6 @@ conflict), ``ego_speed``, ``clear_arc``, ``latency``, ``cmd_speed``, ``cmd_steer
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from builtin_interfaces.msg import Time
@@ -86,16 +85,3 @@ def diagnostics_from_msg(msg: DiagnosticArray) -> list[Status]:
         )
         for s in msg.status
     ]
-
-
-def status_values(values: Mapping[str, object]) -> dict[str, str]:
-    """Values as diagnostics strings (numbers via :func:`format_value`, booleans lower case)."""
-    out = {}
-    for key, value in values.items():
-        if isinstance(value, bool):
-            out[key] = str(value).lower()
-        elif isinstance(value, float) or value is None:
-            out[key] = format_value(value)
-        else:
-            out[key] = str(value)
-    return out
