@@ -49,8 +49,8 @@ def write_scenario_bag(
     with_cmd_vel: bool = False,
     overwrite: bool = False,
 ) -> tuple[RunResult, dict[str, int]]:
-    rig = default_rig()
-    renderer = Renderer(rig)
+    rig = default_rig()  # nominal: camera_info; the frames are rendered with the true mount
+    renderer = Renderer(scenario.camera.true_rig(rig))
     controller_fn = make_controller(controller, scenario)
     duration = scenario.duration_s if duration_s is None else duration_s
     progress = tqdm(total=round(duration / scenario.step_s), desc=f"bag {scenario.name}", unit="frame")

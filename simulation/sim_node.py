@@ -116,7 +116,8 @@ class SimNode(Node):
         self.scenario = find_scenario(self.p["scenario"])
         intrinsics = load_camera_info(self.p["camera_info_url"])
         self.rig = CameraRig(intrinsics, load_extrinsics(self.p["extrinsics_url"]))
-        self.renderer = Renderer(self.rig)
+        # The camera_info / calibration stay nominal; the world is rendered with the true mount.
+        self.renderer = Renderer(self.scenario.camera.true_rig(self.rig))
         self._reset()
         self.pub_image = self.create_publisher(Image, CAMERA_IMAGE, SENSOR_QOS)
         self.pub_info = self.create_publisher(CameraInfo, CAMERA_INFO, SENSOR_QOS)
