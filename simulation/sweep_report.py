@@ -153,11 +153,12 @@ def _by(valid: list[dict], key: str) -> dict[str, dict]:
 
 
 def _bins(values: list[float], edges: list[float], unit: str) -> list[str]:
+    """Each value's bin label ("1.2–1.4 m/s"); the last bin includes its upper edge. The labels
+    start with a hidden sort key (the bin index) that the plot strips."""
     labels = []
     for v in values:
-        i = int(np.searchsorted(edges, v, side="right")) - 1
-        i = min(max(i, 0), len(edges) - 2)
-        labels.append(f"{edges[i]:g}..{edges[i + 1]:g}{unit}")
+        i = min(max(int(np.searchsorted(edges, v, side="right")) - 1, 0), len(edges) - 2)
+        labels.append(f"{i:02d}|{edges[i]:g}–{edges[i + 1]:g}{unit}")
     return labels
 
 
@@ -167,9 +168,9 @@ def condition_labels(valid: list[dict]) -> dict[str, list[str]]:
         "situation": [x["situation"] for x in c],
         "class": [x["class"] + (" (child)" if x.get("child") else "") for x in c],
         "lighting": [x["lighting"] for x in c],
-        "cruise speed": _bins([x["cruise_speed"] for x in c], [1.2, 1.4, 1.6, 1.8, 2.01], " m/s"),
-        "camera pitch error": _bins([x["pitch_error_deg"] for x in c], [-2, -1, 0, 1, 2.01], "°"),
-        "camera height error": _bins([x["height_error_m"] * 100 for x in c], [-3, -1.5, 0, 1.5, 3.01], " cm"),
+        "cruise speed": _bins([x["cruise_speed"] for x in c], [1.2, 1.4, 1.6, 1.8, 2.0], " m/s"),
+        "camera pitch error": _bins([x["pitch_error_deg"] for x in c], [-2, -1, 0, 1, 2], "°"),
+        "camera height error": _bins([x["height_error_m"] * 100 for x in c], [-3, -1.5, 0, 1.5, 3], " cm"),
     }
 
 
@@ -196,7 +197,7 @@ def plot_outcomes(valid: list[dict], path: Path) -> None:
             counts = np.array(
                 [sum(v == k and o == outcome for v, o in zip(values, outcomes, strict=True)) for k in keys]
             )
-            ax.bar(keys, counts, bottom=bottom, color=colour, label=outcome)
+            ax.bar([k.split("|")[-1] for k in keys], counts, bottom=bottom, color=colour, label=outcome)
             bottom += counts
         ax.set_title(f"outcome by {name}")
         ax.tick_params(axis="x", rotation=30, labelsize=8)
@@ -240,9 +241,10 @@ def plot_histograms(valid: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def camera_gif(out: Path, record: dict, path: Path, every: int = 3, width: int = 320) -> bool:
+def camera_gif(out: Path, record: dict, path: Path, every: int = 5, width: int = 256) -> bool:
     """Replays the run from its trace (the commands it got, the boxes the detector saw) as a GIF:
-    the world is deterministic given the commands, so no detector is needed. False: no trace."""
+    the world is deterministic given the commands, so no detector is needed. Every ``every``-th
+    frame, without sensor noise (it would not compress). False: no trace."""
     import cv2
     from PIL import Image
 
@@ -261,7 +263,9 @@ def camera_gif(out: Path, record: dict, path: Path, every: int = 3, width: int =
     frames = []
     for i, (v, w) in enumerate(zip(trace["cmd_v"], trace["cmd_w"], strict=True)):
         if i % every == 0:
-            image = renderer.render(world.scene(frame_seed=i), with_truth=False).image.copy()
+            scene = world.scene(frame_seed=i)
+            scene.noise_sigma = 0.0  # for the GIF only: sensor noise does not compress (~60 kB a frame)
+            image = renderer.render(scene, with_truth=False).image.copy()
             for x1, y1, x2, y2, name, score in trace["boxes"][i] if i < len(trace["boxes"]) else []:
                 cv2.rectangle(image, (int(x1), int(y1)), (int(x2), int(y2)), (0, 255, 255), 2)
                 cv2.putText(
@@ -279,7 +283,7 @@ def camera_gif(out: Path, record: dict, path: Path, every: int = 3, width: int =
             small = cv2.resize(
                 image, (width, int(image.shape[0] * width / image.shape[1])), interpolation=cv2.INTER_AREA
             )
-            frames.append(Image.fromarray(small[:, :, ::-1]).quantize(colors=128))
+            frames.append(Image.fromarray(small[:, :, ::-1]).quantize(colors=64, dither=Image.Dither.NONE))
         world.step(v, w)
     if not frames:
         return False
