@@ -4,8 +4,8 @@ Definitions (also in docs/sweeps.md):
 - a *run* is a seed the oracle passes (DISCARDED seeds: the oracle fails them; ERROR: the task
   failed twice); rates are over runs;
 - *avoidable collision*: the stack collided on a scenario the oracle passes;
-- *false stop*: the rover stood still (≥ 0.5 s after having moved) and braked ≥ 0.5 s while nothing
-  was in the corridor ahead (the simulator's ``false_braking_s``): it stopped for nothing;
+- *false stop*: the rover stood still ≥ 0.5 s (after having moved) while no obstacle was, or within
+  2 s would be, in the corridor 8 m ahead (``stack_runner.StandstillWatch``): it stopped for nothing;
 - *failure class*: the situation and the first failed criterion (collision, left the road, too
   close, stopped too far short, too cautious, braked for nothing).
 """
@@ -61,8 +61,7 @@ def category(reasons: list[str]) -> str:
 
 
 def is_false_stop(record: dict[str, Any]) -> bool:
-    m = record.get("metrics") or {}
-    return m.get("stopped_s", 0.0) >= FALSE_STOP_S and m.get("false_braking_s", 0.0) >= FALSE_STOP_S
+    return (record.get("stages") or {}).get("false_stop_s", 0.0) >= FALSE_STOP_S
 
 
 def valid_runs(runs: list[dict]) -> list[dict]:
