@@ -322,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
                 ray.shutdown()
     else:
         cpus = 0
-    runs = [r for r in read_runs(args.out) if r["seed"] in set(seeds)]
+    wanted = set(seeds)
+    runs = [r for r in read_runs(args.out) if r["seed"] in wanted]
     summary = write_summary(
         args.out,
         runs,
