@@ -7,7 +7,7 @@ import math
 import pytest
 import yaml
 
-from edge_rover.simulation.closed_loop import default_rig
+from edge_rover.simulation.closed_loop import default_rig, run_scenario
 from edge_rover.simulation.generator import (
     DistributionError,
     check_distribution,
@@ -16,6 +16,7 @@ from edge_rover.simulation.generator import (
     load_distribution,
     parse_seeds,
 )
+from edge_rover.simulation.reference_controllers import stop_controller
 from edge_rover.simulation.scenarios import (
     ScenarioError,
     find_scenario,
@@ -98,3 +99,21 @@ def test_distribution_errors_name_the_field(dist: dict) -> None:
 
 def test_parse_seeds() -> None:
     assert parse_seeds("0-3,7") == [0, 1, 2, 3, 7]
+
+
+def test_the_loop_renders_through_the_true_mount() -> None:
+    """A camera pitched 2° further down than calibrated sees a cone ahead higher in the image."""
+    data = {
+        "name": "mount",
+        "duration_s": 0.1,
+        "rover": {"cruise_speed": 1.0},
+        "obstacles": [{"class": "traffic_cone", "pose": [8.0, 0.0, 0.0]}],
+        "success": {"type": "no_braking"},
+    }
+    tops = []
+    for pitch in (0.0, 2.0):
+        seen: list = []
+        scenario = scenario_from_dict({**data, "camera": {"pitch_error_deg": pitch}})
+        run_scenario(scenario, stop_controller, on_step=lambda _w, obs, _c, seen=seen: seen.extend(obs.truth))
+        tops.append(seen[0].bbox[1])
+    assert tops[1] < tops[0] - 5  # 2° at 320 px focal length ≈ 11 px
