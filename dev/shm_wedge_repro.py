@@ -28,16 +28,18 @@ import contextlib
 import json
 import os
 import platform
+import re
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tqdm import tqdm
 
-from edge_rover.common.processes import stop_process_group
+from edge_rover.common.processes import stop_process_groups
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ROLES = ("camera", "detector", "viewer")
@@ -112,14 +114,16 @@ KILL_IN_LOCK_GDB = r"""
 set pagination off
 set confirm off
 python
-import gdb, os
+import gdb, os, re
 pid = gdb.selected_inferior().pid
 mode = os.environ["WEDGE_KILL_MODE"]
 ranges = []
 for line in open(f"/proc/{pid}/maps"):
-    if "/dev/shm/fastrtps_port" in line:
+    # a mapping of a deleted segment ends in " (deleted)": match the port number, not the last word
+    found = re.search(r"/dev/shm/fastrtps_port(\d+)", line)
+    if found:
         a, b = line.split()[0].split("-")
-        ranges.append((int(a, 16), int(b, 16), line.split()[-1].rsplit("port", 1)[1]))
+        ranges.append((int(a, 16), int(b, 16), found.group(1)))
 class InPortLock(gdb.Breakpoint):
     def stop(self):
         address = int(gdb.parse_and_eval("$rdi"))
@@ -139,29 +143,45 @@ delete
 set scheduler-locking on
 finish
 python
-print("WEDGE_LOCK_TAKEN", int(gdb.parse_and_eval("$rax")) == 0)
-os.kill(pid, 9)
+taken = int(gdb.parse_and_eval("$rax")) == 0
+print("WEDGE_LOCK_TAKEN", taken)
+if taken:  # otherwise detach and leave it running: the caller tries again
+    os.kill(pid, 9)
 end
 """
 
 
-def _kill_in_port_lock(pid: int, mode: str, work: Path) -> str:
-    """SIGKILL ``pid`` while one of its threads holds a shared-memory port mutex (via gdb)."""
+def _kill_in_port_lock(pid: int, mode: str, work: Path, tries: int = 3) -> str:
+    """SIGKILL ``pid`` while one of its threads holds a shared-memory port mutex (via gdb).
+
+    Up to ``tries`` gdb attaches (the process runs on between them); then a plain SIGKILL. Each
+    attempt's gdb output is kept in ``work`` (gdb_<pid>_<try>.log) to see why a catch failed.
+    """
     script = work / "kill_in_lock.gdb"
     script.write_text(KILL_IN_LOCK_GDB)
+    for attempt in range(1, tries + 1):
+        try:
+            result = subprocess.run(
+                ["gdb", "-p", str(pid), "-batch", "-x", str(script)],
+                capture_output=True, text=True, timeout=60, env={**os.environ, "WEDGE_KILL_MODE": mode},
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:  # gdb killed: the detector is detached and runs on
+            continue
+        (work / f"gdb_{pid}_{attempt}.log").write_text(result.stdout + "\n--- stderr\n" + result.stderr)
+        found = [line for line in result.stdout.splitlines() if line.startswith("WEDGE_LOCK")]
+        if len(found) >= 2 and found[-1].endswith("True"):
+            return found[0].removeprefix("WEDGE_LOCK ") + f" try={attempt}"
+    os.kill(pid, signal.SIGKILL)
+    return f"plain SIGKILL (no port lock caught in {tries} gdb attaches)"
+
+
+def _stale_port_mappings(pid: int) -> list[int]:
+    """Shared-memory ports ``pid`` maps whose segment was deleted (the wedge's stale mapping)."""
     try:
-        result = subprocess.run(
-            ["gdb", "-p", str(pid), "-batch", "-x", str(script)],
-            capture_output=True, text=True, timeout=90, env={**os.environ, "WEDGE_KILL_MODE": mode},
-        )  # fmt: skip
-    except subprocess.TimeoutExpired:  # gdb killed: the detector is detached and runs on
-        os.kill(pid, signal.SIGKILL)
-        return "plain SIGKILL (gdb caught no port lock in 90 s)"
-    found = [line for line in result.stdout.splitlines() if line.startswith("WEDGE_LOCK")]
-    if len(found) < 2 or not found[-1].endswith("True"):
-        os.kill(pid, signal.SIGKILL)
-        return "plain SIGKILL (no port lock caught)"
-    return found[0].removeprefix("WEDGE_LOCK ")
+        text = Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return []
+    return sorted({int(m) for m in re.findall(r"/dev/shm/fastrtps_port(\d+) \(deleted\)", text)})
 
 
 def _listener_ports(pid: int) -> list[int]:
@@ -180,11 +200,22 @@ def _listener_ports(pid: int) -> list[int]:
 def _start(role: str, fps: float, work: Path, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
     status = work / f"{role}_{time.monotonic_ns()}.status"
     args = [sys.executable, "-m", "dev.shm_wedge_repro", "--role", role, "--fps", str(fps)]
-    proc = subprocess.Popen(
-        [*args, "--status", str(status)],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+    with open(status.with_suffix(".log"), "w") as log:  # its first line: the claimed participant id
+        proc = subprocess.Popen(
+            [*args, "--status", str(status)],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
     return proc, status
+
+
+def _participant_id(status: Path) -> int | None:
+    """The id a role claimed (its log's 'DDS participant id N' line); None without the fix."""
+    try:
+        first = status.with_suffix(".log").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return None
+    words = first.split()
+    return int(words[3]) if first.startswith("DDS participant id ") and words[3].isdigit() else None
 
 
 def _read(status: Path) -> tuple[int, int]:
@@ -213,32 +244,49 @@ def _fastdds_version() -> str:
 
 
 def _shm_segments() -> set[str]:
-    return {p.name for p in Path("/dev/shm").iterdir() if p.name.startswith("fastrtps_")}
+    return {p.name for p in Path("/dev/shm").iterdir() if "fastrtps_" in p.name}
 
 
-def run(
-    rounds: int, fps: float, timeout_s: float, profile: Path, hold_s: float = 0.0, kill_in_lock: str = ""
-) -> dict:
-    from edge_rover.common.ros_domain import claim_domain_id
+def _remove_dead_segments(names: set[str]) -> None:
+    """Unlink the segments a graph left that no live process maps (not those of other runs on the
+    machine): a port whose mutex a killed detector held must not reach the next graph."""
+    mapped = set()
+    for maps in Path("/proc").glob("[0-9]*/maps"):
+        with contextlib.suppress(OSError):
+            mapped.update(re.findall(r"/dev/shm/(\S+)", maps.read_text()))
+    for name in names:
+        base = name.removeprefix("sem.").removesuffix("_mutex").removesuffix("_el")
+        if name not in mapped and base not in mapped:
+            Path("/dev/shm", name).unlink(missing_ok=True)
 
-    # A domain of its own (the tests' lock files): a foreign participant killed in the same domain
-    # can wedge ours too (discovery traffic goes through the same shared-memory ports).
-    domain, _domain_lock = claim_domain_id()
-    env = {**os.environ, "FASTRTPS_DEFAULT_PROFILES_FILE": str(profile), "PYTHONUNBUFFERED": "1"}
-    env["ROS_DOMAIN_ID"] = str(domain)
-    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+
+def _id_from_ports(ports: list[int], domain: int) -> int | None:
+    """Participant id from a participant's own shared-memory ports (7410 + 250·domain + 2·id)."""
+    ids = {(p - 7410 - 250 * domain) // 2 for p in ports if 0 <= p - 7410 - 250 * domain < 240}
+    return min(ids) if len(ids) == 1 else None
+
+
+ARMS = {"fresh": "1", "default": "0"}  # arm -> WEDGE_FRESH_ID: with the fix, without it (control)
+
+
+def _graph(
+    rounds: int, fps: float, timeout_s: float, env: dict[str, str], kill_in_lock: str, hold_s: float,
+    on_round: Callable[[dict], None],
+) -> None:  # fmt: skip
+    """One graph (camera, viewer, detector); ``rounds`` kill + respawn rounds, each passed to ``on_round``."""
     work = Path(tempfile.mkdtemp(prefix="shm_wedge_"))
     before = _shm_segments()
     camera, cam_status = _start("camera", fps, work, env)
     viewer, view_status = _start("viewer", fps, work, env)
-    detector, _ = _start("detector", fps, work, env)
-    results = []
+    detector, det_status = _start("detector", fps, work, env)
     pids = {"camera": camera.pid, "viewer": viewer.pid}
     try:
         if _wait_growth(cam_status, 1, 60.0) is None:
-            raise RuntimeError("no acks at start: the graph never connected (not a wedge)")
-        for _ in tqdm(range(rounds), desc="SIGKILL + respawn", unit="round"):
+            raise RuntimeError(f"no acks at start: the graph never connected (not a wedge); logs in {work}")
+        for _ in range(rounds):
             time.sleep(1.0)  # frames flowing
+            domain = int(env["ROS_DOMAIN_ID"])
+            killed_id = _participant_id(det_status) or _id_from_ports(_listener_ports(detector.pid), domain)
             if kill_in_lock:
                 killed_how = _kill_in_port_lock(detector.pid, kill_in_lock, work)
             else:
@@ -246,53 +294,129 @@ def run(
                 killed_how = "SIGKILL"
             detector.wait(timeout=10)
             time.sleep(0.2)
-            detector, _ = _start("detector", fps, work, env)
+            detector, det_status = _start("detector", fps, work, env)
             acks_back = _wait_growth(cam_status, 1, timeout_s)
             viewer_ok = _wait_growth(view_status, 0, 5.0)
             camera_alive = _wait_growth(cam_status, 0, 3.0)
-            results.append(
-                {
-                    "killed": killed_how,
-                    "camera_ports": _listener_ports(camera.pid),
-                    "acks_back_s": acks_back,
-                    "viewer_frames_s": viewer_ok,
-                    "camera_publishing": camera_alive is not None,
-                    "wedged": acks_back is None or viewer_ok is None,
-                }
-            )
-            if results[-1]["wedged"] and hold_s > 0:
+            result = {
+                "killed": killed_how,
+                "killed_in_lock": killed_how.startswith("thread="),
+                "killed_participant_id": killed_id,
+                "new_participant_id": _participant_id(det_status)
+                or _id_from_ports(_listener_ports(detector.pid), domain),
+                "camera_ports": _listener_ports(camera.pid),
+                "camera_stale_port_mappings": _stale_port_mappings(camera.pid),
+                "acks_back_s": acks_back,
+                "viewer_frames_s": viewer_ok,
+                "camera_publishing": camera_alive is not None,
+                "wedged": acks_back is None or viewer_ok is None,
+            }
+            if acks_back is None:  # transient (a slow start under load) or for good? Wait longer.
+                late = _wait_growth(cam_status, 1, 30.0)
+                result["acks_back_late_s"] = None if late is None else timeout_s + late
+            on_round(result)
+            if result["wedged"] and hold_s > 0:
                 print(f"\nwedged: pids {pids | {'detector': detector.pid}}; holding {hold_s} s", flush=True)
                 time.sleep(hold_s)
                 break
     finally:
-        for proc in (detector, viewer, camera):
-            stop_process_group(proc)
-        for name in _shm_segments() - before:
-            Path("/dev/shm", name).unlink(missing_ok=True)
-    wedged = sum(r["wedged"] for r in results)
+        stop_process_groups([detector, viewer, camera])
+        _remove_dead_segments(_shm_segments() - before)
+
+
+def _figures(results: list[dict]) -> dict:
     backs = sorted(r["acks_back_s"] for r in results if r["acks_back_s"] is not None)
+    in_lock = [r for r in results if r["killed_in_lock"]]
     return {
+        "rounds": len(results),
+        "wedged": sum(r["wedged"] for r in results),
+        "wedged_for_good": sum(r["wedged"] and r.get("acks_back_late_s") is None for r in results),
+        "killed_in_lock": len(in_lock),
+        "wedged_in_lock": sum(r["wedged"] for r in in_lock),
+        "same_id_respawns": sum(
+            r["killed_participant_id"] is not None and r["killed_participant_id"] == r["new_participant_id"]
+            for r in results
+        ),
+        "respawn_to_first_acks_s_median": backs[len(backs) // 2] if backs else None,
+        "respawn_to_first_acks_s_max": backs[-1] if backs else None,
+        "respawns_over_5_s": sum(b > 5.0 for b in backs),
+    }
+
+
+def run(
+    rounds: int, fps: float, timeout_s: float, profile: Path, hold_s: float = 0.0, kill_in_lock: str = "",
+    arms: list[str] | None = None, block: int = 0, out: Path | None = None,
+) -> dict:  # fmt: skip
+    """``rounds`` per arm. One arm (default: as WEDGE_FRESH_ID says) runs in one graph; several
+    alternate in blocks of ``block`` rounds, each block a new graph, so the arms share the
+    machine's load. The result is rewritten to ``out`` after every round."""
+    from edge_rover.common.ros_domain import claim_domain_id
+
+    if not arms:  # an arm named twice gets two blocks per turn (it reaches ``rounds`` sooner)
+        arms = ["fresh" if os.environ.get("WEDGE_FRESH_ID") == "1" else "default"]
+    block = block or rounds
+    # A domain of its own (the tests' lock files): a foreign participant killed in the same domain
+    # can wedge ours too (discovery traffic goes through the same shared-memory ports).
+    domain, _domain_lock = claim_domain_id()
+    base_env = {**os.environ, "FASTRTPS_DEFAULT_PROFILES_FILE": str(profile), "PYTHONUNBUFFERED": "1"}
+    base_env["ROS_DOMAIN_ID"] = str(domain)
+    base_env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    result: dict = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "parameters": {
-            "rounds": rounds,
+            "rounds_per_arm": rounds,
+            "arms": arms,
+            "block": block,
             "fps": fps,
             "timeout_s": timeout_s,
             "profile": str(profile.name),
             "ack_burst": ACK_BURST,
             "kill_in_lock": kill_in_lock or None,
-            "fresh_participant_id": os.environ.get("WEDGE_FRESH_ID") == "1",
             "domain": domain,
             "fast_dds": _fastdds_version(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         },
-        "figures": {
-            "rounds": len(results),
-            "wedged": wedged,
-            "killed_in_lock": sum(r["killed"].startswith("thread=") for r in results),
-            "respawn_to_first_acks_s_median": backs[len(backs) // 2] if backs else None,
-            "respawn_to_first_acks_s_max": backs[-1] if backs else None,
-        },
-        "rounds": results,
+        "graph_start_failures": [],
+        "rounds": [],
     }
+    progress = tqdm(total=rounds * len(set(arms)), desc="SIGKILL + respawn", unit="round")
+
+    def record(arm: str, graph: int, one: dict) -> None:
+        result["rounds"].append({"arm": arm, "graph": graph, "t": round(time.time(), 1), **one})
+        result["figures"] = {a: _figures([r for r in result["rounds"] if r["arm"] == a]) for a in arms}
+        progress.update()
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(result, indent=2))
+
+    done = dict.fromkeys(arms, 0)
+    graph = 0
+    try:
+        while any(done[a] < rounds for a in arms):
+            for arm in arms:
+                todo = min(block, rounds - done[arm])
+                if todo <= 0:
+                    continue
+                graph += 1
+                env = {**base_env, "WEDGE_FRESH_ID": ARMS[arm]}
+
+                def on_round(one: dict, a: str = arm, g: int = graph) -> None:
+                    record(a, g, one)
+
+                try:
+                    _graph(todo, fps, timeout_s, env, kill_in_lock, hold_s, on_round)
+                except RuntimeError as error:  # counted, not a wedge; the next block starts a new graph
+                    result["graph_start_failures"].append({"arm": arm, "graph": graph, "error": str(error)})
+                    print(f"\n{arm}: {error}", flush=True)
+                    if len(result["graph_start_failures"]) > 5:
+                        raise
+                    continue
+                done[arm] += todo
+                if hold_s > 0 and any(r["wedged"] for r in result["rounds"]):
+                    return result
+    finally:
+        progress.close()
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -301,32 +425,43 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--role", choices=ROLES, help=argparse.SUPPRESS)
     parser.add_argument("--status", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=20, help="kill + respawn rounds (per arm)")
     parser.add_argument("--fps", type=float, default=20.0)
     parser.add_argument("--timeout", type=float, default=15.0, help="seconds a respawned detector gets")
     parser.add_argument("--profile", type=Path, default=REPO_ROOT / "config" / "fastdds_profiles.xml")
-    parser.add_argument("--out", type=Path)
+    parser.add_argument("--out", type=Path, help="JSON result, rewritten after every round")
     parser.add_argument(
         "--kill-in-lock",
         choices=("own", "push", "any"),
         default="",
         help="kill the detector (via gdb) while it holds a shared-memory port mutex",
     )
+    parser.add_argument(
+        "--arms",
+        default="",
+        help="comma list of fresh (WEDGE_FRESH_ID=1, the fix) and default (=0, the control), run in "
+        "alternating blocks; default: one arm as $WEDGE_FRESH_ID says",
+    )
+    parser.add_argument("--block", type=int, default=0, help="rounds per graph when arms alternate")
     parser.add_argument("--hold", type=float, default=0.0, help="on the first wedge: keep it this long, stop")
     args = parser.parse_args(argv)
     if args.role:
         return _role(args.role, args.fps, args.status)
-    result = run(args.rounds, args.fps, args.timeout, args.profile.resolve(), args.hold, args.kill_in_lock)
-    figures = result["figures"]
-    print("| profile | fps | rounds | wedged | respawn → acks median s | max s |")
-    print("|---|---|---|---|---|---|")
-    print(
-        f"| {args.profile.name} | {args.fps} | {figures['rounds']} | {figures['wedged']} | "
-        f"{figures['respawn_to_first_acks_s_median']} | {figures['respawn_to_first_acks_s_max']} |"
-    )
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2))
+    arms = [a for a in args.arms.split(",") if a]
+    if any(a not in ARMS for a in arms):
+        parser.error(f"--arms: choose from {', '.join(ARMS)}, got {args.arms!r}")
+    result = run(
+        args.rounds, args.fps, args.timeout, args.profile.resolve(), args.hold, args.kill_in_lock,
+        arms, args.block, args.out,
+    )  # fmt: skip
+    print("| arm | rounds | in the lock | wedged (in lock) | for good | respawn → acks p50 s | max s |")
+    print("|---|---|---|---|---|---|---|")
+    for arm, f in result.get("figures", {}).items():
+        median, top = f["respawn_to_first_acks_s_median"], f["respawn_to_first_acks_s_max"]
+        print(
+            f"| {arm} | {f['rounds']} | {f['killed_in_lock']} | {f['wedged']} ({f['wedged_in_lock']}) | "
+            f"{f['wedged_for_good']} | {median and round(median, 2)} | {top and round(top, 2)} |"
+        )
     return 0
 
 
