@@ -52,7 +52,7 @@ TOPICS = {
         TopicSpec(CAMERA_INFO, "sensor_msgs/msg/CameraInfo", False, "camera | sim | bag_replay"),
         TopicSpec(DETECTIONS, "vision_msgs/msg/Detection2DArray", False, "detector"),
         TopicSpec(DETECTIONS_IMAGE, "sensor_msgs/msg/Image", False, "detector"),
-        TopicSpec(OBSTACLES, "vision_msgs/msg/Detection3DArray", True, "obstacle_mapper"),
+        TopicSpec(OBSTACLES, "vision_msgs/msg/Detection3DArray", True, "obstacle_mapper | sim"),
         TopicSpec(OBSTACLE_MAP, "nav_msgs/msg/OccupancyGrid", True, "obstacle_mapper"),
         TopicSpec(OBSTACLE_MARKERS, "visualization_msgs/msg/MarkerArray", True, "obstacle_mapper"),
         TopicSpec(CONTROLLER_MARKERS, "visualization_msgs/msg/MarkerArray", True, "controller"),
@@ -108,3 +108,54 @@ def graph_name(topic: str) -> str | None:
         if candidate in TOPICS:
             return candidate
     return None
+
+
+@dataclass(frozen=True)
+class NodeIO:
+    """The topics one node of ours publishes and subscribes with its default parameters."""
+
+    publishes: tuple[str, ...]
+    subscribes: tuple[str, ...] = ()
+
+
+# Per node (launch name = executable name): its topics. The SROS2 permissions of each node's
+# enclave allow exactly these (tools/keystore.py), so a topic a node starts to use must be added
+# here; tests/security/test_keystore.py checks this table against TOPICS and against real nodes.
+# Names are the table's (relative; resolved in the launch namespace when the keystore is made).
+# /clock is readable by every node (use_sim_time graphs). cmd_vel_in is a speed wish from a planner
+# or teleop (the controller brakes and steers over it); camera/image_raw/compressed is the detector's
+# transport:=compressed input.
+NODE_IO = {
+    "camera": NodeIO((CAMERA_IMAGE, CAMERA_INFO, DIAGNOSTICS)),
+    "detector": NodeIO(
+        (DETECTIONS, DETECTIONS_IMAGE, DIAGNOSTICS),
+        (CAMERA_IMAGE, CAMERA_IMAGE_COMPRESSED),
+    ),
+    "obstacle_mapper": NodeIO(
+        (OBSTACLES, OBSTACLE_MAP, OBSTACLE_MARKERS), (CAMERA_INFO, DETECTIONS, ODOM)
+    ),
+    "controller": NodeIO(
+        (CMD_VEL, SAFETY_STATUS, CONTROLLER_MARKERS),
+        (OBSTACLES, OBSTACLE_MAP, ODOM, CMD_VEL_IN, CAMERA_INFO, DETECTIONS),
+    ),
+    "serial_bridge": NodeIO((ODOM, BATTERY, DIAGNOSTICS), (CMD_VEL, ESTOP)),
+    "sim": NodeIO(
+        (
+            CAMERA_IMAGE,
+            CAMERA_INFO,
+            ODOM,
+            CLOCK,
+            GROUND_TRUTH,
+            TF,
+            CMD_VEL_IN,
+            OBSTACLES,
+        ),
+        (CMD_VEL, DETECTIONS),
+    ),
+    "bag_replay": NodeIO((*RECORDED_TOPICS, CLOCK)),
+    "bag_recorder": NodeIO((), tuple(RECORDED_TOPICS)),
+}
+
+# The nodes rover.launch.py starts: the enclaves a robot's keystore holds by default (the simulator
+# and bag replay may write /cmd_vel_in or /cmd_vel; their enclaves are made only when asked for).
+ROVER_NODES = ("camera", "detector", "obstacle_mapper", "controller", "serial_bridge")
