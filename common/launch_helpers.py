@@ -21,6 +21,7 @@ from edge_rover.common.conventions import (
     ANGULAR_Z_PARAM,
 )
 from edge_rover.common.dds_profile import INTERFACES_ENV, PROFILE_ENV, launch_profile
+from edge_rover.common.sros2 import KEYSTORE_ENV, SECURITY_ENV, check_secured_launch, enclave_arguments
 
 PACKAGE = "edge_rover"
 
@@ -140,6 +141,7 @@ def pipeline_nodes(
                 output="screen",
                 emulate_tty=True,
                 parameters=node_params(name, extra),
+                arguments=enclave_arguments(name),
                 respawn=True,
                 respawn_delay=RESPAWN_DELAY_S,
             )
@@ -190,3 +192,39 @@ def _dds_environment(context: LaunchContext) -> list:
     interfaces = LaunchConfiguration("dds_interfaces").perform(context)
     path, note = launch_profile(profile, interfaces)
     return [SetEnvironmentVariable(PROFILE_ENV, str(path)), LogInfo(msg=f"edge_rover: {note}")]
+
+
+def security_actions(nodes: list[str]) -> list:
+    """Launch arguments ``security`` / ``keystore`` and, with ``security:=true``, the SROS2
+    environment every node gets: ROS_SECURITY_KEYSTORE, ROS_SECURITY_ENABLE=true,
+    ROS_SECURITY_STRATEGY=Enforce (each node's enclave comes from ``enclave_arguments``).
+
+    ``nodes``: the enclaves the launch needs; a keystore without one of them, or a Fast DDS built
+    without DDS Security, stops the launch with one line (docs/security.md, "SROS2 on the robot").
+    """
+    return [
+        DeclareLaunchArgument(
+            "security",
+            default_value="false",
+            choices=["true", "false"],
+            description="SROS2: authenticate every participant, enforce per-node permissions, encrypt "
+            "the command topics (needs keystore:=DIR; docs/security.md)",
+        ),
+        DeclareLaunchArgument(
+            "keystore",
+            default_value=EnvironmentVariable(KEYSTORE_ENV, default_value=""),
+            description="SROS2 keystore, an enclave per node (python -m edge_rover.tools.keystore create)",
+        ),
+        OpaqueFunction(function=_security_environment, args=[list(nodes)]),
+    ]
+
+
+def _security_environment(context: LaunchContext, nodes: list[str]) -> list:
+    if LaunchConfiguration("security").perform(context) != "true":
+        return []
+    keystore = check_secured_launch(LaunchConfiguration("keystore").perform(context), nodes)
+    settings = {KEYSTORE_ENV: str(keystore), **SECURITY_ENV}
+    return [
+        *(SetEnvironmentVariable(name, value) for name, value in settings.items()),
+        LogInfo(msg=f"edge_rover: SROS2 enforced, keystore {keystore}, enclaves for {', '.join(nodes)}"),
+    ]

@@ -76,10 +76,12 @@ def check_secured_launch(keystore_text: str, nodes: list[str], environ: dict[str
     keystore = Path(keystore_text).expanduser().resolve()
     missing = [n for n in nodes if not (enclave_dir(keystore, n) / "cert.pem").is_file()]
     if missing:
+        force = " --force" if (keystore / "enclaves").is_dir() else ""
         raise SecurityConfigError(
             f"keystore {keystore} has no enclave for {', '.join(missing)} "
             f"(expected {enclave_dir(keystore, missing[0])}/cert.pem): "
-            f"python -m edge_rover.tools.keystore create --keystore {keystore} --force"
+            f"python -m edge_rover.tools.keystore create --keystore {keystore}{force} "
+            f"--nodes {','.join(nodes)}"
         )
     library = find_fastdds_library(environ)
     if library is not None and not has_security_plugins(library):

@@ -162,7 +162,7 @@ def _kill_in_port_lock(pid: int, mode: str, work: Path, tries: int = 3) -> str:
     for attempt in range(1, tries + 1):
         try:
             result = subprocess.run(
-                ["gdb", "-p", str(pid), "-batch", "-x", str(script)],
+                ["gdb", "-p", str(pid), "-batch", "-x", str(script)], cwd=work,  # a gdb core file lands there
                 capture_output=True, text=True, timeout=60, env={**os.environ, "WEDGE_KILL_MODE": mode},
             )  # fmt: skip
         except subprocess.TimeoutExpired:  # gdb killed: the detector is detached and runs on

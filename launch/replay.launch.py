@@ -2,6 +2,7 @@
 the nodes run on sim time.
 
     ros2 launch edge_rover replay.launch.py bag:=/path/to/bag [rate:=1.0 loop:=false rviz:=false namespace:=]
+        [security:=true keystore:=DIR]
 
 The bag's graph topics are played under the namespace, whatever namespace they were recorded in.
 """
@@ -14,11 +15,14 @@ from launch_ros.actions import Node
 
 from edge_rover.common.launch_helpers import (
     PACKAGE,
+    PIPELINE,
     dds_network_actions,
     in_namespace,
+    enclave_arguments,
     node_params,
     pipeline_nodes,
     rviz_node,
+    security_actions,
     shared_arguments,
 )
 from launch import LaunchDescription
@@ -41,11 +45,13 @@ def generate_launch_description() -> LaunchDescription:
         ),
         *shared_arguments(),
         *dds_network_actions(),  # before any node: the Fast DDS profile (docs/security.md)
+        *security_actions(["bag_replay", *PIPELINE]),  # security:=true: SROS2
     ]
     replay = Node(
         package=PACKAGE,
         executable="bag_replay",
         name="bag_replay",
+        arguments=enclave_arguments("bag_replay"),
         output="screen",
         emulate_tty=True,
         parameters=node_params(

@@ -3,6 +3,7 @@
 ros2 launch edge_rover rover.launch.py [camera_source:=0 camera_info_url:=... use_sim_time:=false rviz:=false]
     [dds_interfaces:=lo,wlan0]   # DDS listens on loopback only unless interfaces are named (docs/security.md)
     [namespace:=rover1]          # every topic under /rover1/ (two rovers on one network)
+    [security:=true keystore:=DIR]   # SROS2: enclave per node, authentication, encrypted commands
 """
 
 from launch.actions import DeclareLaunchArgument
@@ -14,13 +15,16 @@ from launch_ros.parameter_descriptions import ParameterValue
 from edge_rover.common.conventions import ROVER_MCU_DEVICE
 from edge_rover.common.launch_helpers import (
     PACKAGE,
+    PIPELINE,
     RESPAWN_DELAY_S,
     angular_z_convention,
     dds_network_actions,
     in_namespace,
+    enclave_arguments,
     node_params,
     pipeline_nodes,
     rviz_node,
+    security_actions,
     shared_arguments,
 )
 from launch import LaunchDescription
@@ -57,6 +61,7 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("rviz", default_value="false", description="start RViz"),
         *shared_arguments(),
         *dds_network_actions(),  # before any node: the Fast DDS profile (docs/security.md)
+        *security_actions(["camera", *PIPELINE, "serial_bridge"]),  # security:=true: SROS2
     ]
     # The watchdog counts stale inputs in camera frame periods: the camera's own rate.
     frame_period = ParameterValue(
@@ -66,6 +71,7 @@ def generate_launch_description() -> LaunchDescription:
         package=PACKAGE,
         executable="camera",
         name="camera",
+        arguments=enclave_arguments("camera"),
         output="screen",
         emulate_tty=True,
         respawn=True,
@@ -85,6 +91,7 @@ def generate_launch_description() -> LaunchDescription:
         package=PACKAGE,
         executable="serial_bridge",
         name="serial_bridge",
+        arguments=enclave_arguments("serial_bridge"),
         output="screen",
         emulate_tty=True,
         respawn=True,

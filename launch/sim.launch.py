@@ -4,7 +4,8 @@ left out, so the sim alone still runs and drives at cruise speed).
 
     ros2 launch edge_rover sim.launch.py scenario:=pedestrian_crossing \
         [real_time_factor:=1.0 lock_step:=false end_action:=shutdown metrics_path:= pipeline:=true \
-         perfect_perception:=false rviz:=false namespace:=]
+         perfect_perception:=false rviz:=false namespace:= \
+         security:=false keystore:=]
 
 namespace:=rover1 runs the whole graph under /rover1/ (the sim's /clock stays global).
 
@@ -22,13 +23,16 @@ from launch_ros.parameter_descriptions import ParameterValue
 
 from edge_rover.common.launch_helpers import (
     PACKAGE,
+    PIPELINE,
     angular_z_convention,
     dds_network_actions,
     in_namespace,
+    enclave_arguments,
     installed,
     node_params,
     pipeline_nodes,
     rviz_node,
+    security_actions,
     shared_arguments,
     shared_overrides,
 )
@@ -50,6 +54,7 @@ def _controller_without_detector_watch() -> list[Node]:
             package=PACKAGE,
             executable="controller",
             name="controller",
+            arguments=enclave_arguments("controller"),
             output="screen",
             emulate_tty=True,
             parameters=node_params("controller", extra),
@@ -94,11 +99,13 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("rviz", default_value="false", description="start RViz"),
         *shared_arguments(),
         *dds_network_actions(),  # before any node: the Fast DDS profile (docs/security.md)
+        *security_actions(["sim", *PIPELINE]),  # security:=true: SROS2
     ]
     sim = Node(
         package=PACKAGE,
         executable="sim",
         name="sim",
+        arguments=enclave_arguments("sim"),
         output="screen",
         emulate_tty=True,
         parameters=node_params(
