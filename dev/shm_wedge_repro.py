@@ -272,14 +272,17 @@ ARMS = {"fresh": "1", "default": "0"}  # arm -> WEDGE_FRESH_ID: with the fix, wi
 def _graph(
     rounds: int, fps: float, timeout_s: float, env: dict[str, str], kill_in_lock: str, hold_s: float,
     on_round: Callable[[dict], None],
-) -> None:  # fmt: skip
-    """One graph (camera, viewer, detector); ``rounds`` kill + respawn rounds, each passed to ``on_round``."""
+) -> int:  # fmt: skip
+    """One graph (camera, viewer, detector); up to ``rounds`` kill + respawn rounds, each passed to
+    ``on_round``. A wedge that lasts past the late wait ends the graph (every later respawn in it
+    would count the same wedge again); returns the rounds done."""
     work = Path(tempfile.mkdtemp(prefix="shm_wedge_"))
     before = _shm_segments()
     camera, cam_status = _start("camera", fps, work, env)
     viewer, view_status = _start("viewer", fps, work, env)
     detector, det_status = _start("detector", fps, work, env)
     pids = {"camera": camera.pid, "viewer": viewer.pid}
+    done = 0
     try:
         if _wait_growth(cam_status, 1, 60.0) is None:
             raise RuntimeError(f"no acks at start: the graph never connected (not a wedge); logs in {work}")
@@ -315,19 +318,24 @@ def _graph(
                 late = _wait_growth(cam_status, 1, 30.0)
                 result["acks_back_late_s"] = None if late is None else timeout_s + late
             on_round(result)
+            done += 1
             if result["wedged"] and hold_s > 0:
                 print(f"\nwedged: pids {pids | {'detector': detector.pid}}; holding {hold_s} s", flush=True)
                 time.sleep(hold_s)
                 break
+            if acks_back is None and result["acks_back_late_s"] is None:
+                break  # wedged for good: a new graph for the next round
     finally:
         stop_process_groups([detector, viewer, camera])
         _remove_dead_segments(_shm_segments() - before)
+    return done
 
 
 def _figures(results: list[dict]) -> dict:
     backs = sorted(r["acks_back_s"] for r in results if r["acks_back_s"] is not None)
     in_lock = [r for r in results if r["killed_in_lock"]]
     return {
+        "graphs": len({r["graph"] for r in results}),
         "rounds": len(results),
         "wedged": sum(r["wedged"] for r in results),
         "wedged_for_good": sum(r["wedged"] and r.get("acks_back_late_s") is None for r in results),
@@ -404,14 +412,13 @@ def run(
                     record(a, g, one)
 
                 try:
-                    _graph(todo, fps, timeout_s, env, kill_in_lock, hold_s, on_round)
+                    done[arm] += _graph(todo, fps, timeout_s, env, kill_in_lock, hold_s, on_round)
                 except RuntimeError as error:  # counted, not a wedge; the next block starts a new graph
                     result["graph_start_failures"].append({"arm": arm, "graph": graph, "error": str(error)})
                     print(f"\n{arm}: {error}", flush=True)
                     if len(result["graph_start_failures"]) > 5:
                         raise
                     continue
-                done[arm] += todo
                 if hold_s > 0 and any(r["wedged"] for r in result["rounds"]):
                     return result
     finally:
