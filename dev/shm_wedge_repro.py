@@ -260,6 +260,25 @@ def _remove_dead_segments(names: set[str]) -> None:
             Path("/dev/shm", name).unlink(missing_ok=True)
 
 
+def _diagnosis(pids: dict[str, int]) -> dict:
+    """For a wedge: each process' port mappings (inode, deleted or not), the port files' inodes
+    now, and who holds a lock on which inode (/proc/locks): who listens on what nobody writes."""
+    maps = {}
+    for role, pid in pids.items():
+        with contextlib.suppress(OSError):
+            lines = Path(f"/proc/{pid}/maps").read_text().splitlines()
+            maps[role] = sorted({" ".join(line.split()[4:]) for line in lines if "fastrtps_port" in line})
+    files = {}
+    for path in Path("/dev/shm").glob("fastrtps_port*"):
+        with contextlib.suppress(OSError):
+            files[path.name] = path.stat().st_ino
+    locks = []
+    with contextlib.suppress(OSError):
+        wanted = {str(pid) for pid in pids.values()}
+        locks = [line for line in Path("/proc/locks").read_text().splitlines() if line.split()[4] in wanted]
+    return {"maps": maps, "port_files": files, "locks": locks, "pids": pids}
+
+
 def _id_from_ports(ports: list[int], domain: int) -> int | None:
     """Participant id from a participant's own shared-memory ports (7410 + 250·domain + 2·id)."""
     ids = {(p - 7410 - 250 * domain) // 2 for p in ports if 0 <= p - 7410 - 250 * domain < 240}
@@ -317,6 +336,7 @@ def _graph(
             if acks_back is None:  # transient (a slow start under load) or for good? Wait longer.
                 late = _wait_growth(cam_status, 1, 30.0)
                 result["acks_back_late_s"] = None if late is None else timeout_s + late
+                result["diagnosis"] = _diagnosis({"camera": camera.pid, "detector": detector.pid})
             on_round(result)
             done += 1
             if result["wedged"] and hold_s > 0:
