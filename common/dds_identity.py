@@ -71,6 +71,27 @@ def mapped_shm_ports(proc: Path = Path("/proc")) -> set[int]:
     return ports
 
 
+def remove_unmapped_segments(paths: list[Path], proc: Path = Path("/proc")) -> list[Path]:
+    """Unlink those of ``paths`` (Fast DDS files in /dev/shm) that no live process maps, with their
+    companions (``_el``/``_sl`` lock files, ``sem.…_mutex``) judged by the segment they belong to.
+
+    The way to clean up after a run: a port or segment file of a live participant (another run on
+    the same machine) must never be unlinked — a writer that opens that port later creates a new
+    file nobody listens on, and the live node goes deaf for good. Returns what was removed.
+    """
+    mapped: set[str] = set()
+    for maps in proc.glob("[0-9]*/maps"):
+        with contextlib.suppress(OSError):
+            mapped.update(re.findall(r"/dev/shm/(\S+)", maps.read_text()))
+    removed = []
+    for path in paths:
+        base = path.name.removeprefix("sem.").removesuffix("_mutex").removesuffix("_el").removesuffix("_sl")
+        if path.name not in mapped and base not in mapped:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 def id_is_fresh(domain: int, participant_id: int, mapped: set[int]) -> bool:
     """No live socket on its ports, and no live process maps a shared-memory port under them
     (a port file without a mapping is a zombie Fast DDS removes safely)."""

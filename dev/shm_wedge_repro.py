@@ -39,6 +39,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from edge_rover.common.dds_identity import remove_unmapped_segments
 from edge_rover.common.processes import stop_process_groups
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -247,19 +248,6 @@ def _shm_segments() -> set[str]:
     return {p.name for p in Path("/dev/shm").iterdir() if "fastrtps_" in p.name}
 
 
-def _remove_dead_segments(names: set[str]) -> None:
-    """Unlink the segments a graph left that no live process maps (not those of other runs on the
-    machine): a port whose mutex a killed detector held must not reach the next graph."""
-    mapped = set()
-    for maps in Path("/proc").glob("[0-9]*/maps"):
-        with contextlib.suppress(OSError):
-            mapped.update(re.findall(r"/dev/shm/(\S+)", maps.read_text()))
-    for name in names:
-        base = name.removeprefix("sem.").removesuffix("_mutex").removesuffix("_el")
-        if name not in mapped and base not in mapped:
-            Path("/dev/shm", name).unlink(missing_ok=True)
-
-
 def _diagnosis(pids: dict[str, int]) -> dict:
     """For a wedge: each process' port mappings (inode, deleted or not), the port files' inodes
     now, and who holds a lock on which inode (/proc/locks): who listens on what nobody writes."""
@@ -347,7 +335,7 @@ def _graph(
                 break  # wedged for good: a new graph for the next round
     finally:
         stop_process_groups([detector, viewer, camera])
-        _remove_dead_segments(_shm_segments() - before)
+        remove_unmapped_segments([Path("/dev/shm", name) for name in _shm_segments() - before])
     return done
 
 

@@ -61,8 +61,11 @@ def shared_memory_transport() -> Iterator[dict[str, str]]:
     """Environment for processes that move 640x480 frames: the project's shared-memory profile.
 
     Tests default to UDP only (no /dev/shm files from killed nodes), but 0.9 MB frames over UDP
-    are often lost. Segments our processes still hold when they are gone are removed afterwards.
+    are often lost. Segments our processes still hold when they are gone are removed afterwards —
+    only those no live process maps: another run's live port files, created meanwhile, stay (one
+    unlinked under a live node makes it deaf for good, docs/faults.md).
     """
+    from edge_rover.common.dds_identity import remove_unmapped_segments
     from tests.conftest import REPO_ROOT
 
     before = set(Path("/dev/shm").iterdir())
@@ -75,5 +78,4 @@ def shared_memory_transport() -> Iterator[dict[str, str]]:
             if not ours or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        for path in ours:
-            path.unlink(missing_ok=True)
+        remove_unmapped_segments(ours)

@@ -100,3 +100,24 @@ def test_a_respawned_node_gets_another_id_and_is_seen_by_a_default_participant(r
     ids = [line.split("DDS participant id ")[1].split()[0] for out in outputs for line in out.splitlines()
            if "DDS participant id " in line]  # fmt: skip
     assert len(ids) == 2 and ids[0] != ids[1] and all(FIRST_ID <= int(i) <= LAST_ID for i in ids), outputs
+
+
+def test_cleanup_removes_only_segments_no_live_process_maps() -> None:
+    """A live participant's port (and its lock file) survives another run's clean-up; a dead one's goes."""
+    from edge_rover.common.dds_identity import remove_unmapped_segments
+
+    shm = Path("/dev/shm")
+    if not shm.is_dir():
+        pytest.skip("no /dev/shm")
+    live = shm / f"fastrtps_port_edge_rover_test_{os.getpid()}"
+    live_lock, dead = live.with_name(live.name + "_el"), live.with_name(live.name + "_dead")
+    for path in (live, live_lock, dead):
+        path.write_bytes(bytes(4096))
+    try:
+        with live.open("r+b") as handle, mmap.mmap(handle.fileno(), 4096) as _mapping:
+            removed = remove_unmapped_segments([live, live_lock, dead])
+            assert removed == [dead] and live.exists() and live_lock.exists() and not dead.exists()
+        assert remove_unmapped_segments([live, live_lock]) == [live, live_lock]  # unmapped now
+    finally:
+        for path in (live, live_lock, dead):
+            path.unlink(missing_ok=True)
