@@ -339,10 +339,26 @@ def _graph(
     return done
 
 
-def _figures(results: list[dict]) -> dict:
+def _wedge_kind(one: dict, domain: int | None) -> str:
+    """Which wedge a wedged round shows, from the camera's mappings of deleted port segments:
+    ``stale mapping`` (it pushes into a deleted segment of the new detector's port: the id was
+    reused, the bug the fresh id avoids), ``own port removed`` (its own receiving port's file was
+    unlinked while it listened: new writers create a new file nobody reads), else ``other``."""
+    stale = set(one["camera_stale_port_mappings"])
+    new_id = one["new_participant_id"]
+    if domain is not None and new_id is not None and 7411 + 250 * domain + 2 * new_id in stale:
+        return "stale mapping"
+    if stale & set(one["camera_ports"]):
+        return "own port removed"
+    return "other"
+
+
+def _figures(results: list[dict], domain: int | None = None) -> dict:
     backs = sorted(r["acks_back_s"] for r in results if r["acks_back_s"] is not None)
     in_lock = [r for r in results if r["killed_in_lock"]]
+    kinds = [_wedge_kind(r, domain) for r in results if r["wedged"] and r.get("acks_back_late_s") is None]
     return {
+        "wedged_for_good_by_kind": {k: kinds.count(k) for k in sorted(set(kinds))},
         "graphs": len({r["graph"] for r in results}),
         "rounds": len(results),
         "wedged": sum(r["wedged"] for r in results),
@@ -399,7 +415,9 @@ def run(
 
     def record(arm: str, graph: int, one: dict) -> None:
         result["rounds"].append({"arm": arm, "graph": graph, "t": round(time.time(), 1), **one})
-        result["figures"] = {a: _figures([r for r in result["rounds"] if r["arm"] == a]) for a in arms}
+        result["figures"] = {
+            a: _figures([r for r in result["rounds"] if r["arm"] == a], domain) for a in arms
+        }
         progress.update()
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -434,6 +452,22 @@ def run(
     return result
 
 
+def _print_table(result: dict) -> None:
+    header = ["arm", "graphs", "rounds", "killed in the lock", "wedged (in the lock)",
+              "for good: stale mapping / own port removed / other",
+              "respawn → acks p50 s", "max s", "> 5 s"]  # fmt: skip
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for arm, f in result.get("figures", {}).items():
+        kinds = f["wedged_for_good_by_kind"]
+        by_kind = " / ".join(str(kinds.get(k, 0)) for k in ("stale mapping", "own port removed", "other"))
+        median, top = f["respawn_to_first_acks_s_median"], f["respawn_to_first_acks_s_max"]
+        cells = [arm, f["graphs"], f["rounds"], f["killed_in_lock"],
+                 f"{f['wedged']} ({f['wedged_in_lock']})", by_kind,
+                 median and round(median, 2), top and round(top, 2), f["respawns_over_5_s"]]  # fmt: skip
+        print("| " + " | ".join(str(c) for c in cells) + " |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -459,9 +493,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--block", type=int, default=0, help="rounds per graph when arms alternate")
     parser.add_argument("--hold", type=float, default=0.0, help="on the first wedge: keep it this long, stop")
+    parser.add_argument(
+        "--summarize", type=Path, help="recompute the figures of a result JSON, print the table"
+    )
     args = parser.parse_args(argv)
     if args.role:
         return _role(args.role, args.fps, args.status)
+    if args.summarize:
+        result = json.loads(args.summarize.read_text())
+        domain, arms = result["parameters"]["domain"], dict.fromkeys(r["arm"] for r in result["rounds"])
+        result["figures"] = {
+            a: _figures([r for r in result["rounds"] if r["arm"] == a], domain) for a in arms
+        }
+        _print_table(result)
+        return 0
     arms = [a for a in args.arms.split(",") if a]
     if any(a not in ARMS for a in arms):
         parser.error(f"--arms: choose from {', '.join(ARMS)}, got {args.arms!r}")
@@ -469,14 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         args.rounds, args.fps, args.timeout, args.profile.resolve(), args.hold, args.kill_in_lock,
         arms, args.block, args.out,
     )  # fmt: skip
-    print("| arm | rounds | in the lock | wedged (in lock) | for good | respawn → acks p50 s | max s |")
-    print("|---|---|---|---|---|---|---|")
-    for arm, f in result.get("figures", {}).items():
-        median, top = f["respawn_to_first_acks_s_median"], f["respawn_to_first_acks_s_max"]
-        print(
-            f"| {arm} | {f['rounds']} | {f['killed_in_lock']} | {f['wedged']} ({f['wedged_in_lock']}) | "
-            f"{f['wedged_for_good']} | {median and round(median, 2)} | {top and round(top, 2)} |"
-        )
+    _print_table(result)
     return 0
 
 
