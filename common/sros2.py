@@ -87,7 +87,7 @@ def check_secured_launch(keystore_text: str, nodes: list[str], environ: dict[str
     if library is not None and not has_security_plugins(library):
         raise SecurityConfigError(
             f"security:=true, but {library} was built without DDS Security (-DSECURITY=ON; no "
-            f"{SECURITY_MARKER.decode()} plugin): rmw would refuse to start every node. ROS 2 from "
-            "apt ships it; the PyPI ros-jazzy wheels do not"
+            f"{SECURITY_MARKER.decode()} plugin): rmw would refuse to start every node. ROS 2's apt "
+            "packages are normally built with it, the PyPI ros-jazzy wheels are not"
         )
     return keystore
