@@ -42,11 +42,21 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
-from edge_rover.common.graph import NODE_IO, ROVER_NODES
+from edge_rover.common.graph import (
+    CMD_VEL,
+    CMD_VEL_IN,
+    ESTOP,
+    NODE_IO,
+    OBSTACLE_MAP,
+    OBSTACLES,
+    ROVER_NODES,
+    SAFETY_STATUS,
+    resolve,
+)
 from edge_rover.common.sros2 import enclave_dir, enclave_of
 
 # Topics whose content moves the rover or decides whether it brakes: always encrypted.
-COMMAND_TOPICS = ("/cmd_vel", "/cmd_vel_in", "/obstacles", "/obstacle_map", "/estop", "/safety/status")
+COMMAND_TOPICS = (CMD_VEL, CMD_VEL_IN, OBSTACLES, OBSTACLE_MAP, ESTOP, SAFETY_STATUS)
 # What rcl/rmw create for every node, beside the node's own topics (DDS names).
 ROS_INFRA_PUBLISH = ("rt/rosout", "rt/parameter_events", "ros_discovery_info")
 ROS_INFRA_SUBSCRIBE = ("rt/parameter_events", "ros_discovery_info", "rt/clock")
@@ -67,15 +77,25 @@ class KeystoreError(Exception):
     """A keystore that cannot be made or does not verify; the message is the one line to show."""
 
 
-def dds_topic(ros_topic: str) -> str:
-    """The DDS topic name of a ROS topic (what governance and permissions match): /cmd_vel -> rt/cmd_vel."""
-    return "rt/" + ros_topic.lstrip("/")
+def dds_topic(ros_topic: str, namespace: str = "") -> str:
+    """The DDS topic name of a graph topic in ``namespace`` (what governance and permissions match):
+    cmd_vel -> rt/cmd_vel; in namespace rover1 -> rt/rover1/cmd_vel; /clock -> rt/clock."""
+    return "rt" + resolve(ros_topic, namespace)
 
 
-def node_topics(node: str) -> tuple[list[str], list[str]]:
-    """(publish, subscribe) DDS topic names of ``node``'s own topics, from NODE_IO."""
+def node_topics(node: str, namespace: str = "") -> tuple[list[str], list[str]]:
+    """(publish, subscribe) DDS topic names of ``node``'s own topics in ``namespace``, from NODE_IO."""
     io = NODE_IO[node]
-    return sorted({dds_topic(t) for t in io.publishes}), sorted({dds_topic(t) for t in io.subscribes})
+    return (
+        sorted({dds_topic(t, namespace) for t in io.publishes}),
+        sorted({dds_topic(t, namespace) for t in io.subscribes}),
+    )
+
+
+def _service_prefix(node: str, namespace: str) -> str:
+    """The DDS name stem of the node's own services: rq/<ns>/<node>/... (parameters)."""
+    ns = namespace.strip("/")
+    return f"{ns}/{node}" if ns else node
 
 
 def parse_domains(text: str) -> tuple[int, int]:
@@ -115,12 +135,12 @@ def _topic_rule(expression: str, protection: str) -> str:
     )
 
 
-def governance_xml(domains: tuple[int, int], encrypt_all: bool = False) -> str:
+def governance_xml(domains: tuple[int, int], encrypt_all: bool = False, namespace: str = "") -> str:
     """Domain rules: authentication required; command topics encrypted; the rest signed (or encrypted).
 
     Topic rules apply first match first, so the command topics come before the catch-all "*".
     """
-    rules = "".join(_topic_rule(dds_topic(t), "ENCRYPT") for t in COMMAND_TOPICS)
+    rules = "".join(_topic_rule(dds_topic(t, namespace), "ENCRYPT") for t in COMMAND_TOPICS)
     rules += _topic_rule("*", "ENCRYPT" if encrypt_all else "SIGN")
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -147,13 +167,18 @@ def _topics_xml(kind: str, topics: list[str]) -> str:
 
 
 def permissions_xml(
-    node: str, domains: tuple[int, int], not_before: dt.datetime, not_after: dt.datetime
+    node: str,
+    domains: tuple[int, int],
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    namespace: str = "",
 ) -> str:
     """One grant for the node's enclave: its own topics (NODE_IO) and the ROS 2 plumbing; DENY else."""
-    publish, subscribe = node_topics(node)
+    publish, subscribe = node_topics(node, namespace)
     # The node's parameter services: requests come in (subscribe rq/), replies go out (publish rr/).
-    publish = [*publish, *ROS_INFRA_PUBLISH, f"rr/{node}/*"]
-    subscribe = [*subscribe, *ROS_INFRA_SUBSCRIBE, f"rq/{node}/*"]
+    services = _service_prefix(node, namespace)
+    publish = [*publish, *ROS_INFRA_PUBLISH, f"rr/{services}/*"]
+    subscribe = [*subscribe, *ROS_INFRA_SUBSCRIBE, f"rq/{services}/*"]
     stamp = "%Y-%m-%dT%H:%M:%S"
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -269,6 +294,7 @@ def create(
     encrypt_all: bool = False,
     days: int = 3650,
     force: bool = False,
+    namespace: str = "",
 ) -> list[Path]:
     """Write (or, with ``force``, rewrite) the keystore; returns the enclave folders.
 
@@ -297,7 +323,7 @@ def create(
     permissions_cert, permissions_key = cas["permissions_ca"]
     if enclaves_dir.exists():
         shutil.rmtree(enclaves_dir)
-    governance = governance_xml(domains, encrypt_all).encode()
+    governance = governance_xml(domains, encrypt_all, namespace).encode()
     governance_p7s = _sign_smime(governance, permissions_cert, permissions_key)
     _write(enclaves_dir / "governance.xml", governance)
     _write(enclaves_dir / "governance.p7s", governance_p7s)
@@ -306,7 +332,7 @@ def create(
         folder = enclave_dir(keystore, node)
         key = _new_key()
         cert = _certificate(enclave_of(node), key, identity_cert, identity_key, not_before, not_after)
-        permissions = permissions_xml(node, domains, not_before, not_after).encode()
+        permissions = permissions_xml(node, domains, not_before, not_after, namespace).encode()
         _write(folder / "key.pem", _key_pem(key), private=True)
         _write(folder / "cert.pem", _pem(cert))
         _write(folder / "identity_ca.cert.pem", _pem(identity_cert))
@@ -396,6 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     make.add_argument("--days", type=int, default=3650, help="validity of certificates and permissions")
     make.add_argument("--force", action="store_true", help="regenerate enclaves of an existing keystore")
+    make.add_argument(
+        "--namespace", default="", help="the launch namespace (namespace:=...) the permissions name topics in"
+    )
     check = sub.add_parser("verify", help="check every enclave with openssl")
     check.add_argument("--keystore", type=Path, required=True)
     args = parser.parse_args(argv)
@@ -403,7 +432,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "create":
             nodes = [n for n in args.nodes.split(",") if n]
             folders = create(
-                args.keystore, nodes, parse_domains(args.domains), args.encrypt_all, args.days, args.force
+                args.keystore,
+                nodes,
+                parse_domains(args.domains),
+                args.encrypt_all,
+                args.days,
+                args.force,
+                args.namespace,
             )
             names = ", ".join(enclave_of(n) for n in nodes)
             print(f"keystore {args.keystore}: {len(folders)} enclaves ({names})")

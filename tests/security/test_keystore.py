@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from edge_rover.common.graph import NODE_IO, RECORDED_TOPICS, ROVER_NODES, TOPICS
+from edge_rover.common.graph import DIAGNOSTICS, NODE_IO, RECORDED_TOPICS, ROVER_NODES, TOPICS, resolve
 from edge_rover.common.sros2 import enclave_dir, enclave_of
 from edge_rover.tools import keystore as ks
 
@@ -94,8 +94,8 @@ def test_permissions_allow_exactly_the_nodes_topics_and_deny_the_rest(store: Pat
     subscribed = {t.text for t in rule.iterfind("subscribe/topics/topic")}
     own_published = {n for n in published if n not in ks.ROS_INFRA_PUBLISH and not n.startswith("rr/")}
     own_subscribed = {n for n in subscribed if n not in ks.ROS_INFRA_SUBSCRIBE and not n.startswith("rq/")}
-    assert own_published == {"rt" + t for t in NODE_IO[node].publishes}
-    assert own_subscribed == {"rt" + t for t in NODE_IO[node].subscribes}
+    assert own_published == {ks.dds_topic(t) for t in NODE_IO[node].publishes}
+    assert own_subscribed == {ks.dds_topic(t) for t in NODE_IO[node].subscribes}
     # Services: only the node's own parameter services.
     assert {n for n in published if n.startswith("rr/")} == {f"rr/{node}/*"}
     assert {n for n in subscribed if n.startswith("rq/")} == {f"rq/{node}/*"}
@@ -147,9 +147,12 @@ def test_governance_requires_authentication_and_encrypts_the_command_topics(
 
 def test_node_io_agrees_with_the_graph_table() -> None:
     """Who writes each topic of TOPICS: the nodes its ``publisher`` names, nobody else (bag_replay
-    writes whatever was recorded)."""
+    writes whatever was recorded). Publishers that are not ours (teleop, a planner, an operator's
+    e-stop) need enclaves of their own; /diagnostics is published by whichever node reports."""
     for topic, spec in TOPICS.items():
-        named = {n.strip() for n in spec.publisher.split("|")}
+        if topic == DIAGNOSTICS:
+            continue
+        named = {n.strip() for n in spec.publisher.split("|")} & set(NODE_IO)
         writers = {node for node, io in NODE_IO.items() if topic in io.publishes}
         assert writers - {"bag_replay"} == named - {"bag_replay"}, (topic, writers, named)
     assert set(NODE_IO["bag_replay"].publishes) <= {*RECORDED_TOPICS, "/clock"}
@@ -193,6 +196,25 @@ def test_node_io_is_what_the_real_node_publishes_and_subscribes(ros_context, nod
             return set(), set()
         return {n for n, _ in pubs} - plumbing, {n for n, _ in subs} - plumbing
 
-    expected = set(NODE_IO[node].publishes), set(NODE_IO[node].subscribes)
+    expected = {resolve(t) for t in NODE_IO[node].publishes}, {resolve(t) for t in NODE_IO[node].subscribes}
     with running_process([str(Path(sys.prefix) / "bin" / node)]):
         assert spin_until(executor, lambda: endpoints() == expected, 30.0), (endpoints(), expected)
+
+
+def test_a_namespaced_keystore_names_the_topics_and_services_under_the_namespace(tmp_path: Path) -> None:
+    """namespace:=rover1 moves every graph topic to /rover1/...: the rules must follow, or the
+    secured controller would be denied its own /rover1/cmd_vel (and the root rules guard nothing)."""
+    assert (
+        ks.main(["create", "--keystore", str(tmp_path), "--nodes", "controller", "--namespace", "rover1"])
+        == 0
+    )
+    root = ET.parse(tmp_path / "enclaves" / "governance.xml").getroot()
+    rule = _first_rule(root, "rt/rover1/cmd_vel")
+    assert rule.findtext("topic_expression") == "rt/rover1/cmd_vel"
+    assert rule.findtext("data_protection_kind") == "ENCRYPT"
+    grant = _grant(enclave_dir(tmp_path, "controller"))
+    published = {t.text for t in grant.iterfind("allow_rule/publish/topics/topic")}
+    subscribed = {t.text for t in grant.iterfind("allow_rule/subscribe/topics/topic")}
+    assert "rt/rover1/cmd_vel" in published and "rt/cmd_vel" not in published
+    assert "rr/rover1/controller/*" in published
+    assert "rt/clock" in subscribed  # /clock stays absolute under a namespace
