@@ -103,3 +103,59 @@ def load_frames(paths: Sequence[Path]) -> tuple[list[np.ndarray], str]:
         digest.update(data)
         frames.append(image)
     return frames, digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ClassAgreement:
+    """One class: how many reference (FP32) boxes the candidate (INT8) finds, and the reverse."""
+
+    reference_boxes: int
+    candidate_boxes: int
+    matched: int
+
+    @property
+    def recall(self) -> float:
+        """Share of the reference boxes the candidate finds (1.0 when there were none)."""
+        return 1.0 if self.reference_boxes == 0 else self.matched / self.reference_boxes
+
+    @property
+    def precision(self) -> float:
+        """Share of the candidate boxes the reference has too (1.0 when there were none)."""
+        return 1.0 if self.candidate_boxes == 0 else self.matched / self.candidate_boxes
+
+    def as_dict(self) -> dict:
+        return {
+            "reference_boxes": self.reference_boxes,
+            "candidate_boxes": self.candidate_boxes,
+            "matched": self.matched,
+            "recall": round(self.recall, 4),
+            "precision": round(self.precision, 4),
+        }
+
+
+def _only(detections: Detections, name: str) -> Detections:
+    keep = np.asarray([n == name for n in detections.names()], dtype=bool)
+    return Detections(
+        detections.boxes[keep], detections.scores[keep], detections.class_ids[keep], detections.class_names
+    )
+
+
+def agreement_by_class(
+    reference: Sequence[Detections], candidate: Sequence[Detections], iou_min: float = 0.5
+) -> tuple[ClassAgreement, dict[str, ClassAgreement]]:
+    """(all classes, per class): candidate boxes matched one to one to same-class reference boxes
+    at IoU >= ``iou_min``; no labels needed (the label-free INT8 gate: FP32 is the reference)."""
+    if len(reference) != len(candidate):
+        raise ValueError(f"{len(reference)} reference frames but {len(candidate)} candidate frames")
+    counts: dict[str, list[int]] = {}
+    for ref, cand in zip(reference, candidate, strict=True):
+        for name in sorted(set(ref.names()) | set(cand.names())):
+            r, c = _only(ref, name), _only(cand, name)
+            matched, _ = _match_frame(r, c, iou_min)
+            row = counts.setdefault(name, [0, 0, 0])
+            row[0] += len(r)
+            row[1] += len(c)
+            row[2] += matched
+    per_class = {name: ClassAgreement(*row) for name, row in sorted(counts.items())}
+    total = ClassAgreement(*(sum(row[i] for row in counts.values()) for i in range(3)))
+    return total, per_class
