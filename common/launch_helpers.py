@@ -57,6 +57,31 @@ def shared_arguments() -> list[DeclareLaunchArgument]:
     ]
 
 
+# The detector model each world runs (docs/models.md): the simulator-trained model in the
+# simulator, the COCO-trained real-world model on a camera or a bag recorded on a robot.
+SIM_MODEL = "package://edge_rover/models/edge_rover_yolov8n_int8.onnx"
+REAL_MODEL = "package://edge_rover/models/edge_rover_yolov8n_coco_int8.onnx"
+MODEL_ARG = "model"
+
+
+def model_argument(source_domain: str) -> DeclareLaunchArgument:
+    """The ``model`` launch argument, defaulting to the shipped model of this world (sim | real)."""
+    default = {"sim": SIM_MODEL, "real": REAL_MODEL}[source_domain]
+    world = "simulator-trained" if source_domain == "sim" else "real-world (COCO)"
+    return DeclareLaunchArgument(
+        MODEL_ARG,
+        default_value=default,
+        description=f"detector model: path, file:// or package:// (default: the {world} model; "
+        "docs/models.md says which to use where)",
+    )
+
+
+def detector_overrides(source_domain: str) -> dict[str, dict]:
+    """The detector's model from the ``model`` argument, and the world its images come from (the
+    domain guard warns when the model card says the other world)."""
+    return {"detector": {"model_path": LaunchConfiguration(MODEL_ARG), "source_domain": source_domain}}
+
+
 def angular_z_convention() -> dict[str, LaunchConfiguration]:
     """The /cmd_vel angular.z parameter for a node that writes or reads /cmd_vel."""
     # The default keeps launch files of users (and tests) that build on pipeline_nodes() working

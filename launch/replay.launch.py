@@ -2,6 +2,7 @@
 the nodes run on sim time.
 
     ros2 launch edge_rover replay.launch.py bag:=/path/to/bag [rate:=1.0 loop:=false rviz:=false]
+        [model:=...]   # default the real-world model; a simulator bag: model:=package://edge_rover/models/edge_rover_yolov8n_int8.onnx
 """
 
 from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler
@@ -13,6 +14,8 @@ from launch_ros.actions import Node
 from edge_rover.common.launch_helpers import (
     PACKAGE,
     dds_network_actions,
+    detector_overrides,
+    model_argument,
     node_params,
     pipeline_nodes,
     rviz_node,
@@ -36,6 +39,7 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(
             "rviz", default_value="false", description="start RViz with rviz/edge_rover.rviz"
         ),
+        model_argument("real"),  # a bag recorded on a robot is real footage
         *shared_arguments(),
         *dds_network_actions(),  # before any node: the Fast DDS profile (docs/security.md)
     ]
@@ -61,4 +65,12 @@ def generate_launch_description() -> LaunchDescription:
     shutdown_at_end = RegisterEventHandler(
         OnProcessExit(target_action=replay, on_exit=[EmitEvent(event=Shutdown(reason="bag ended"))])
     )
-    return LaunchDescription([*args, replay, shutdown_at_end, *pipeline_nodes(True), rviz_node()])
+    return LaunchDescription(
+        [
+            *args,
+            replay,
+            shutdown_at_end,
+            *pipeline_nodes(True, overrides=detector_overrides("real")),
+            rviz_node(),
+        ]
+    )
