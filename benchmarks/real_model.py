@@ -11,10 +11,13 @@ this shared machine hits all of them alike):
 
 Each ``detect`` is the whole frame (letterbox, model, decode, NMS). Then each OpenVINO model runs
 paced at 30 FPS for ``--cpu-seconds`` and its process CPU time over wall time is the detector's
-CPU share (100 % = one core). ``--shapes WORK`` adds the input-shape study of the real model (FP32
+CPU share (100 % = one core). ``--sim-val`` adds each model in the other's world (sim val mAP50,
+share of the COCO FP32 people/bicycles/cars found on the real pictures). ``--shapes WORK`` adds
+the input-shape study of the real model (FP32
 exports at 480x640 and 384x640 in WORK: coco8 val mAP50, agreement of 384 with 480, latency).
 
-    /work/venv-train/bin/python benchmarks/real_model.py [--iterations 60] [--shapes /tmp/real_model]
+    /work/venv-train/bin/python benchmarks/real_model.py [--iterations 60] [--shapes /tmp/real_model] \
+        [--sim-val /tmp/simval/images/val]   # python -m simulation render --train 0 --val 150 --seed 5
 
 Writes benchmarks/results/real_model.json and prints a table. Needs the train extra (ultralytics).
 """
@@ -177,12 +180,79 @@ def shapes(work: Path, threads: int) -> dict:
     return out
 
 
+SHARED_CLASSES = ("person", "bicycle", "car")  # the classes both models have
+
+
+def cross_domain(sim_val: Path, threads: int) -> dict:
+    """Each OpenVINO model in the other's world: mAP50 on simulator val frames (all 5 sim classes,
+    and person/bicycle/car only), and on the 26 real pictures the share of the COCO FP32 parent's
+    person/bicycle/car boxes (conf 0.25, tests/.../real_fp32_reference.json) found at IoU >= 0.5."""
+    import cv2
+    import numpy as np
+
+    from edge_rover.perception.detection.agreement import agreement_by_class
+    from edge_rover.perception.detection.detector import Detector, DetectorConfig
+    from edge_rover.perception.detection.evaluation import collect_frames, list_images, mean_average_precision
+    from edge_rover.perception.detection.types import Detections
+
+    reference = json.loads((REPO / "tests/perception/detection/data/real_fp32_reference.json").read_text())
+    table = str(REPO / "config" / "classes.yaml")
+    out: dict = {"sim_val": str(sim_val), "real_pictures": len(reference["images"])}
+    for key in ("real_ov", "sim_ov"):
+        path, backend = MODELS[key]
+        keep = SHARED_CLASSES if key == "real_ov" else ()
+        common = {"model_path": str(REPO / path), "backend": backend, "threads": threads}
+        common.update(class_table=table, keep_classes=keep)
+        evaluator = Detector(
+            DetectorConfig(**common, conf_threshold=0.001, iou_threshold=0.7, max_detections=300)
+        )
+        assert evaluator.class_names[:3] == SHARED_CLASSES  # = the sim ids 0, 1, 2
+
+        def predict(image, ev=evaluator):
+            d = ev.detect(image).detections
+            return d.boxes, d.scores, d.class_ids
+
+        result = mean_average_precision(collect_frames(predict, list_images(sim_val)))
+        shared_ap = [result.per_class_ap50.get(i, 0.0) for i in range(3)]
+        detector = Detector(DetectorConfig(**common, conf_threshold=0.25))
+        ours, theirs = [], []
+        for relative, rows in sorted(reference["images"].items()):
+            found = detector.detect(cv2.imread(str(SHARED / relative))).detections
+            keep = np.array([n in SHARED_CLASSES for n in found.names()], bool)
+            ours.append(
+                Detections(found.boxes[keep], found.scores[keep], found.class_ids[keep], found.class_names)
+            )
+            rows = [r for r in rows if r["class"] in SHARED_CLASSES and r["score"] >= 0.25]
+            index = {n: i for i, n in enumerate(found.class_names)}
+            theirs.append(Detections(
+                np.array([r["box"] for r in rows], np.float32).reshape(-1, 4),
+                np.array([r["score"] for r in rows], np.float32),
+                np.array([index[r["class"]] for r in rows], np.int32), found.class_names,
+            ))  # fmt: skip
+        total, per_class = agreement_by_class(theirs, ours, 0.5)
+        out[key] = {
+            "sim_val_map50_5_classes": round(result.map50, 4)
+            if key == "sim_ov"
+            else round(sum(shared_ap) / 5, 4),
+            "sim_val_map50_person_bicycle_car": round(sum(shared_ap) / 3, 4),
+            "sim_val_ap50": dict(zip(SHARED_CLASSES, (round(a, 4) for a in shared_ap), strict=True)),
+            "real_fp32_boxes_found": total.as_dict(),
+            "real_people_found": per_class["person"].as_dict() if "person" in per_class else None,
+        }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=60)
     parser.add_argument("--cpu-seconds", type=float, default=10.0)
     parser.add_argument("--shapes", type=Path, help="work folder for the input-shape study (FP32 exports)")
+    parser.add_argument(
+        "--sim-val",
+        type=Path,
+        help="simulator val frames (python -m simulation render --train 0 --val 150 --seed 5)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "real_model.json")
     args = parser.parse_args()
     os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -203,6 +273,8 @@ def main() -> None:
     result["cpu_at_30fps"] = cpu_at_fps(args.threads, args.cpu_seconds)
     if args.shapes:
         result["input_shape"] = shapes(args.shapes, args.threads)
+    if args.sim_val:
+        result["cross_domain"] = cross_domain(args.sim_val, args.threads)
     result["load_average_after"] = load_average()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
@@ -213,8 +285,9 @@ def main() -> None:
         print(f"| {key} | {row['p50_ms']} | {row['p99_ms']} | {cpu} |")
     for name, ratio in result["ratios"].items():
         print(f"{name}: {ratio}x")
-    if "input_shape" in result:
-        print(json.dumps(result["input_shape"], indent=1))
+    for key in ("input_shape", "cross_domain"):
+        if key in result:
+            print(json.dumps(result[key], indent=1))
     print(f"wrote {args.out}")
 
 
