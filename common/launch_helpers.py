@@ -20,6 +20,7 @@ from edge_rover.common.conventions import (
     ANGULAR_Z_PARAM,
 )
 from edge_rover.common.dds_profile import INTERFACES_ENV, PROFILE_ENV, launch_profile
+from edge_rover.perception.detection.model_card import DOMAIN_MODELS
 
 PACKAGE = "edge_rover"
 
@@ -59,8 +60,7 @@ def shared_arguments() -> list[DeclareLaunchArgument]:
 
 # The detector model each world runs (docs/models.md): the simulator-trained model in the
 # simulator, the COCO-trained real-world model on a camera or a bag recorded on a robot.
-SIM_MODEL = "package://edge_rover/models/edge_rover_yolov8n_int8.onnx"
-REAL_MODEL = "package://edge_rover/models/edge_rover_yolov8n_coco_int8.onnx"
+SIM_MODEL, REAL_MODEL = DOMAIN_MODELS["sim"], DOMAIN_MODELS["real"]
 MODEL_ARG = "model"
 
 
@@ -76,7 +76,21 @@ def model_argument(source_domain: str) -> DeclareLaunchArgument:
     )
 
 
-def detector_overrides(source_domain: str) -> dict[str, dict]:
+SOURCE_DOMAIN_ARG = "source_domain"
+
+
+def source_domain_argument(default: str) -> DeclareLaunchArgument:
+    """Where the replayed images come from (a bag recorded in the simulator: ``sim``)."""
+    return DeclareLaunchArgument(
+        SOURCE_DOMAIN_ARG,
+        default_value=default,
+        choices=["sim", "real"],
+        description="world the images come from: real (a robot's bag) or sim (a simulator bag); the "
+        "detector warns when the model's card says the other",
+    )
+
+
+def detector_overrides(source_domain: str | LaunchConfiguration) -> dict[str, dict]:
     """The detector's model from the ``model`` argument, and the world its images come from (the
     domain guard warns when the model card says the other world)."""
     return {"detector": {"model_path": LaunchConfiguration(MODEL_ARG), "source_domain": source_domain}}

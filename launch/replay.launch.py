@@ -2,7 +2,8 @@
 the nodes run on sim time.
 
     ros2 launch edge_rover replay.launch.py bag:=/path/to/bag [rate:=1.0 loop:=false rviz:=false]
-        [model:=...]   # default the real-world model; a simulator bag: model:=package://edge_rover/models/edge_rover_yolov8n_int8.onnx
+        [model:=...]   # default the real-world model; a simulator bag:
+        # model:=package://edge_rover/models/edge_rover_yolov8n_int8.onnx source_domain:=sim
 """
 
 from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler
@@ -20,6 +21,7 @@ from edge_rover.common.launch_helpers import (
     pipeline_nodes,
     rviz_node,
     shared_arguments,
+    source_domain_argument,
 )
 from launch import LaunchDescription
 
@@ -40,6 +42,7 @@ def generate_launch_description() -> LaunchDescription:
             "rviz", default_value="false", description="start RViz with rviz/edge_rover.rviz"
         ),
         model_argument("real"),  # a bag recorded on a robot is real footage
+        source_domain_argument("real"),
         *shared_arguments(),
         *dds_network_actions(),  # before any node: the Fast DDS profile (docs/security.md)
     ]
@@ -70,7 +73,7 @@ def generate_launch_description() -> LaunchDescription:
             *args,
             replay,
             shutdown_at_end,
-            *pipeline_nodes(True, overrides=detector_overrides("real")),
+            *pipeline_nodes(True, overrides=detector_overrides(LaunchConfiguration("source_domain"))),
             rviz_node(),
         ]
     )

@@ -174,3 +174,21 @@ def test_the_model_argument_reaches_the_detector() -> None:
         }
         nodes = effective_parameters(ROOT / "launch" / launch, args, strict=True)
         assert nodes["detector"]["model_path"] == "/tmp/my_model.onnx", launch
+
+
+def test_a_simulator_bag_replays_with_the_sim_model() -> None:
+    """replay.launch.py takes source_domain (a simulator bag: sim), and the demo passes the sim
+    model and source_domain:=sim for a bag the simulator recorded (it has /sim/ground_truth)."""
+    from types import SimpleNamespace
+
+    from edge_rover.common.launch_helpers import SIM_MODEL
+    from edge_rover.tools.demo import _world_of
+
+    sim_bag = SimpleNamespace(topics={"/camera/image_raw": "sensor_msgs/msg/Image", "/sim/ground_truth": "x"})
+    robot_bag = SimpleNamespace(topics={"/camera/image_raw": "sensor_msgs/msg/Image"})
+    args = dict(a.split(":=", 1) for a in _world_of(sim_bag))
+    assert args == {"model": SIM_MODEL, "source_domain": "sim"} and _world_of(robot_bag) == []
+    nodes = effective_parameters(
+        ROOT / "launch" / "replay.launch.py", {"bag": "/tmp/bag", **args}, strict=True
+    )
+    assert (nodes["detector"]["model_path"], nodes["detector"]["source_domain"]) == (SIM_MODEL, "sim")
