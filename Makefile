@@ -1,7 +1,7 @@
 # The two commands (see README): `make demo` runs the main job, `make test` runs the suite.
 # Both set themselves up first (tools/setup_env.sh is idempotent).
 SHELL := /bin/bash
-.PHONY: setup demo test lint format train-env
+.PHONY: setup demo test lint format sweep train-env
 
 setup:
 	@tools/setup_env.sh
@@ -25,3 +25,11 @@ TRAIN_VENV ?= /work/venv-train
 train-env:
 	@test -x $(TRAIN_VENV)/bin/python || python3.11 -m venv $(TRAIN_VENV)
 	@$(TRAIN_VENV)/bin/pip install -q -r requirements/train.txt
+
+# Randomized scenario sweep on Ray (docs/sweeps.md): make sweep RUNS=40 OUT=/tmp/sweep [ADDRESS=ray://host:10001] [DIST=file]
+# Installs the optional sweep extra (requirements/sweep.txt: ray, pinned) into the venv first.
+RUNS ?= 40
+OUT ?= out/sweep
+sweep: setup
+	@. tools/ros_env.sh && python -m pip install -q --disable-pip-version-check -c requirements/constraints.txt -r requirements/sweep.txt
+	@. tools/ros_env.sh && python -m edge_rover.simulation.sweep --runs "$(RUNS)" --out "$(OUT)" $(if $(ADDRESS),--address "$(ADDRESS)") $(if $(DIST),--dist "$(DIST)") $(SWEEP_ARGS)

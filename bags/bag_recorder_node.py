@@ -15,6 +15,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosidl_runtime_py.utilities import get_message
 
 from edge_rover.bags.writer import BagWriter
+from edge_rover.common.graph import resolve
 from edge_rover.common.node_runner import run_node
 from edge_rover.common.params import ParamSpec, declare_validated, read_at_start
 
@@ -26,7 +27,9 @@ RECORD_DEPTH = 100
 PARAM_SPECS: tuple[ParamSpec, ...] = read_at_start(
     [
         ParamSpec("output", "", "bag directory to create"),
-        ParamSpec("topics", "", "comma-separated topics to record"),
+        ParamSpec(
+            "topics", "", "comma-separated topics to record (relative names: in this node's namespace)"
+        ),
         ParamSpec("storage", "mcap", "storage format", choices=["mcap", "sqlite3"]),
         ParamSpec("overwrite", False, "replace an existing bag at output"),
     ]
@@ -39,7 +42,11 @@ class BagRecorderNode(Node):
         self.params = declare_validated(self, PARAM_SPECS)
         if not self.params["output"] or not self.params["topics"]:
             raise ValueError("parameters 'output' and 'topics' are required")
-        self.wanted = [t.strip() for t in self.params["topics"].split(",") if t.strip()]
+        # Relative names (the graph table's) are recorded from this node's namespace, under their
+        # resolved names: a recorder in /rover1 records /rover1/camera/image_raw.
+        self.wanted = [
+            resolve(t.strip(), self.get_namespace()) for t in self.params["topics"].split(",") if t.strip()
+        ]
         self.writer = BagWriter(self.params["output"], self.params["storage"], self.params["overwrite"])
         self.writer.__enter__()
         self.subscriptions_by_topic: dict[str, object] = {}

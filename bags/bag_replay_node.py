@@ -25,9 +25,10 @@ from rosidl_runtime_py.utilities import get_message
 
 from edge_rover.bags.reader import BagError, BagMessage, bag_info, read_messages
 from edge_rover.bags.replay import ReplayClock
+from edge_rover.common.graph import CLOCK, graph_name
+from edge_rover.common.msgs.stamps import sec_to_stamp
 from edge_rover.common.params import ParamSpec, declare_validated, read_at_start
 from edge_rover.common.qos import CLOCK_QOS, RELIABLE_QOS, SENSOR_QOS
-from edge_rover.common.ros_conversions import sec_to_stamp
 
 SENSOR_TYPES = {
     "sensor_msgs/msg/Image",
@@ -81,14 +82,20 @@ class BagReplayNode(Node):
             )
         self.publishers_by_topic = {}
         self.message_types = {}
+        self.published_names: dict[str, str] = {}
         for topic, type_name in self.info.topics.items():
             if self.topics and topic not in self.topics:
                 continue
             qos = SENSOR_QOS if type_name in SENSOR_TYPES else RELIABLE_QOS
             self.message_types[topic] = get_message(type_name)
-            self.publishers_by_topic[topic] = self.create_publisher(self.message_types[topic], topic, qos)
+            # A graph topic is played under this node's namespace, whatever namespace it was recorded
+            # in (a bag from /rover1 replays into /rover2); other topics keep their recorded names.
+            self.published_names[topic] = graph_name(topic) or topic
+            self.publishers_by_topic[topic] = self.create_publisher(
+                self.message_types[topic], self.published_names[topic], qos
+            )
         self.clock_pub = (
-            self.create_publisher(Clock, "/clock", CLOCK_QOS) if self.params["publish_clock"] else None
+            self.create_publisher(Clock, CLOCK, CLOCK_QOS) if self.params["publish_clock"] else None
         )
         self.published = 0
         self.undecodable: dict[str, int] = {}  # topic → records skipped because they do not deserialize
@@ -111,7 +118,7 @@ class BagReplayNode(Node):
             for t, n in self.info.topics.items()
             if n == "sensor_msgs/msg/Image" and t in self.publishers_by_topic
         ]
-        topic = topics[0] if topics else next(iter(self.publishers_by_topic))
+        topic = self.published_names[topics[0] if topics else next(iter(self.publishers_by_topic))]
         deadline = time.monotonic() + self.params["wait_timeout"]
         while self.count_subscribers(topic) < wanted:
             if time.monotonic() > deadline:

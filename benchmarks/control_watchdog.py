@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_rover.common.graph import CAMERA_INFO, CMD_VEL, DETECTIONS, OBSTACLES, SAFETY_STATUS, resolve
 from edge_rover.common.processes import stop_process_group
 
 RESULTS = Path(__file__).resolve().parent / "results" / "control_watchdog.json"
@@ -52,17 +53,20 @@ def run(trials: int) -> dict:
     cmds: list[tuple[float, float]] = []
     node.create_subscription(
         DiagnosticArray,
-        "/safety/status",
+        resolve(SAFETY_STATUS),
         lambda m: statuses.append((time.monotonic(), {kv.key: kv.value for kv in m.status[0].values})),
         RELIABLE_QOS,
     )
     node.create_subscription(
-        TwistStamped, "/cmd_vel", lambda m: cmds.append((time.monotonic(), m.twist.linear.x)), RELIABLE_QOS
+        TwistStamped,
+        resolve(CMD_VEL),
+        lambda m: cmds.append((time.monotonic(), m.twist.linear.x)),
+        RELIABLE_QOS,
     )
     pubs = [
-        node.create_publisher(CameraInfo, "/camera/camera_info", SENSOR_QOS),
-        node.create_publisher(Detection2DArray, "/detections", SENSOR_QOS),
-        node.create_publisher(Detection3DArray, "/obstacles", SENSOR_QOS),
+        node.create_publisher(CameraInfo, resolve(CAMERA_INFO), SENSOR_QOS),
+        node.create_publisher(Detection2DArray, resolve(DETECTIONS), SENSOR_QOS),
+        node.create_publisher(Detection3DArray, resolve(OBSTACLES), SENSOR_QOS),
     ]
     state = {"on": True, "last": 0.0}
 

@@ -27,6 +27,7 @@ import numpy as np
 import psutil
 import yaml
 
+from edge_rover.common.graph import CAMERA_IMAGE, CMD_VEL, DETECTIONS, OBSTACLES, resolve
 from edge_rover.common.processes import stop_process_groups
 from edge_rover.common.ros_domain import claim_domain_id
 
@@ -69,8 +70,8 @@ def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> 
     from sensor_msgs.msg import Image
     from vision_msgs.msg import Detection2DArray, Detection3DArray
 
+    from edge_rover.common.msgs.stamps import stamp_to_sec
     from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
-    from edge_rover.common.ros_conversions import stamp_to_sec
 
     rclpy.init()
     node = rclpy.create_node("e2e_probe")
@@ -90,10 +91,10 @@ def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> 
         if measuring["on"] and stamp > 0 and stamp not in first_cmd:
             first_cmd[stamp] = node.get_clock().now().nanoseconds / 1e9
 
-    node.create_subscription(Image, "/camera/image_raw", mark("camera"), SENSOR_QOS)
-    node.create_subscription(Detection2DArray, "/detections", mark("detector"), SENSOR_QOS)
-    node.create_subscription(Detection3DArray, "/obstacles", mark("obstacle_mapper"), SENSOR_QOS)
-    node.create_subscription(TwistStamped, "/cmd_vel", on_cmd, RELIABLE_QOS)
+    node.create_subscription(Image, resolve(CAMERA_IMAGE), mark("camera"), SENSOR_QOS)
+    node.create_subscription(Detection2DArray, resolve(DETECTIONS), mark("detector"), SENSOR_QOS)
+    node.create_subscription(Detection3DArray, resolve(OBSTACLES), mark("obstacle_mapper"), SENSOR_QOS)
+    node.create_subscription(TwistStamped, resolve(CMD_VEL), on_cmd, RELIABLE_QOS)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     roots = {name: psutil.Process(p.pid) for name, p in procs.items()}

@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image
@@ -32,15 +32,22 @@ from edge_rover.calibration.intrinsic_calibration import (
 )
 from edge_rover.calibration.view_collector import ViewCollector
 from edge_rover.common.camera_model import CalibrationError
+from edge_rover.common.graph import CAMERA_IMAGE, DIAGNOSTICS
+from edge_rover.common.msgs.diagnostics import ERROR, OK, Status, diagnostics_to_msg
+from edge_rover.common.msgs.image import image_to_bgr
+from edge_rover.common.msgs.stamps import stamp_to_sec
 from edge_rover.common.params import ParameterValueError, ParamSpec, declare_validated, read_at_start
 from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
-from edge_rover.common.ros_conversions import image_to_bgr, stamp_to_sec
 
 # Read once at start (the board, selector and limits are built from them):
 # read-only, so a live change is refused, not ignored.
 PARAM_SPECS: tuple[ParamSpec, ...] = read_at_start(
     [
-        ParamSpec("image_topic", "/camera/image_raw", "sensor_msgs/Image topic to calibrate from"),
+        ParamSpec(
+            "image_topic",
+            CAMERA_IMAGE,
+            "sensor_msgs/Image topic to calibrate from (relative: in the node's namespace)",
+        ),
         ParamSpec("board", "checkerboard", "board type", choices=("checkerboard", "charuco")),
         ParamSpec("size", "9x6", "checkerboard: INNER corners COLSxROWS; charuco: squares COLSxROWS"),
         ParamSpec("square", 0.025, "square side (m)", min=0.001, max=1.0),
@@ -106,7 +113,7 @@ class CalibrationNode(Node):
         self._subscription = self.create_subscription(
             Image, self.params["image_topic"], self._on_image, SENSOR_QOS
         )
-        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS, RELIABLE_QOS)
         self.create_timer(1.0, self._publish_diagnostics)
         self.get_logger().info(
             f"calibrating from {self.params['image_topic']}: {self.params['board']} {self.params['size']}, "
@@ -161,16 +168,17 @@ class CalibrationNode(Node):
 
     def _publish_diagnostics(self) -> None:
         found = self.collector.found
-        status = DiagnosticStatus(name="calibration: intrinsics", hardware_id=self.params["image_topic"])
-        status.level = DiagnosticStatus.ERROR if self.exit_code else DiagnosticStatus.OK
-        status.message = self.state
         values = {"views": len(found.detections), "frames_seen": found.frames_seen}
         values.update({f"skipped_{k}": v for k, v in found.skip_counts().items()})
         values.update({f"coverage_{k}": round(v, 2) for k, v in self.collector.selector.progress().items()})
-        status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
-        msg = DiagnosticArray(status=[status])
-        msg.header.stamp = self.get_clock().now().to_msg()
-        self.diag_pub.publish(msg)
+        status = Status(
+            name="calibration: intrinsics",
+            level=ERROR if self.exit_code else OK,
+            message=self.state,
+            values={k: str(v) for k, v in values.items()},
+            hardware_id=self.params["image_topic"],
+        )
+        self.diag_pub.publish(diagnostics_to_msg(status, self.get_clock().now().to_msg()))
 
 
 def main(args: list[str] | None = None) -> int:

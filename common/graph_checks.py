@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edge_rover.common.graph import TOPICS
+from edge_rover.common.graph import CLOCK, TOPICS, graph_name
 
 
 @dataclass(frozen=True)
@@ -60,14 +60,14 @@ def input_checks(
 ) -> list[CheckResult]:
     """What a node can check about its own inputs a few seconds after it started.
 
-    ``inputs``: the node's subscriptions (topic → its endpoint); ``publishers``: every publisher the
-    graph shows on those topics and on /clock. Topics the graph table marks optional (odometry, the
-    clock, ground truth) or does not list (e.g. /cmd_vel_in) may have no publisher.
+    ``inputs``: the node's subscriptions (resolved topic → its endpoint); ``publishers``: every
+    publisher the graph shows on those topics and on /clock. Topics the graph table marks optional
+    (odometry, the clock, ground truth, cmd_vel_in) or does not list may have no publisher.
     """
     results: list[CheckResult] = []
     for topic, subscription in sorted(inputs.items()):
         pubs = publishers.get(topic, [])
-        spec = TOPICS.get(topic)
+        spec = TOPICS.get(graph_name(topic) or "")  # the node may run in a namespace
         if not pubs:
             if spec is not None and not spec.optional:
                 results.append(
@@ -83,7 +83,7 @@ def input_checks(
         results.extend(problems)
         if not problems:
             results.append(CheckResult(True, f"{topic}: {len(pubs)} publisher(s), QoS compatible"))
-    clock_problem = check_clock(node, use_sim_time, bool(publishers.get("/clock")))
+    clock_problem = check_clock(node, use_sim_time, bool(publishers.get(CLOCK)))
     if clock_problem is not None:
         results.append(clock_problem)
     return results

@@ -1,4 +1,5 @@
-"""Pieces shared by the launch files: the pipeline nodes with their per-node params files."""
+"""Pieces shared by the launch files: the pipeline nodes with their per-node params files, the
+shared launch arguments, and the namespace every node of a launch file runs in."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import os
 from pathlib import Path
 
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
-from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction, SetEnvironmentVariable
+from launch.actions import DeclareLaunchArgument, GroupAction, LogInfo, OpaqueFunction, SetEnvironmentVariable
 from launch.conditions import IfCondition
 from launch.launch_context import LaunchContext
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration
-from launch_ros.actions import Node
+from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.parameter_descriptions import ParameterValue
 
 from edge_rover.common.conventions import (
@@ -40,6 +41,10 @@ RESPAWN_DELAY_S = 3.0
 ROVER_HALF_WIDTH_ARG = "rover_half_width"
 ROVER_HALF_WIDTH_DEFAULT = "0.35"
 
+# The whole graph's ROS namespace. Node topics are relative (common/graph.py), so namespace:=rover1
+# puts every topic under /rover1/ (two rovers on one network); empty = the root, today's names.
+NAMESPACE_ARG = "namespace"
+
 
 def shared_arguments() -> list[DeclareLaunchArgument]:
     """The launch arguments behind the values nodes share; every launch file declares them."""
@@ -54,6 +59,12 @@ def shared_arguments() -> list[DeclareLaunchArgument]:
             ROVER_HALF_WIDTH_ARG,
             default_value=ROVER_HALF_WIDTH_DEFAULT,
             description="rover half width (m): the mapper's grid inflation, which the controller allows for",
+        ),
+        DeclareLaunchArgument(
+            NAMESPACE_ARG,
+            default_value="",
+            description="ROS namespace of the whole graph, e.g. rover1: every topic under /rover1/ (empty: "
+            "the root). /clock stays global",
         ),
     ]
 
@@ -94,6 +105,16 @@ def detector_overrides(source_domain: str | LaunchConfiguration) -> dict[str, di
     """The detector's model from the ``model`` argument, and the world its images come from (the
     domain guard warns when the model card says the other world)."""
     return {"detector": {"model_path": LaunchConfiguration(MODEL_ARG), "source_domain": source_domain}}
+
+
+def in_namespace(actions: list) -> GroupAction:
+    """``actions`` in the graph's namespace (launch argument ``namespace``; empty: the root).
+
+    One scoped group with PushRosNamespace: every node in it resolves the graph table's relative
+    topic names under /<namespace>/. RViz stays outside (its config names the root topics).
+    """
+    namespace = LaunchConfiguration(NAMESPACE_ARG, default="")
+    return GroupAction([PushRosNamespace(namespace), *actions])
 
 
 def angular_z_convention() -> dict[str, LaunchConfiguration]:

@@ -22,6 +22,7 @@ from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
 
 from edge_rover.common.camera_model import CalibrationError
 from edge_rover.common.dds_identity import use_fresh_participant_id
+from edge_rover.common.graph import CLOCK
 from edge_rover.common.graph_checks import CheckResult, Endpoint, input_checks
 from edge_rover.common.params import ParameterValueError
 
@@ -84,7 +85,7 @@ def self_check(node: Node) -> list[CheckResult]:
             _endpoint(info.node_name, info.topic_type, info.qos_profile)
             for info in node.get_publishers_info_by_topic(topic)
         ]
-        for topic in [*inputs, "/clock"]
+        for topic in [*inputs, CLOCK]
     }
     use_sim_time = bool(node.get_parameter("use_sim_time").value)
     return input_checks(node.get_name(), inputs, publishers, use_sim_time)

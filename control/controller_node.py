@@ -23,23 +23,38 @@ from sensor_msgs.msg import CameraInfo
 from vision_msgs.msg import Detection2DArray, Detection3DArray
 from visualization_msgs.msg import MarkerArray
 
+from edge_rover.common.graph import (
+    CAMERA_INFO,
+    CMD_VEL,
+    CMD_VEL_IN,
+    CONTROLLER_MARKERS,
+    DETECTIONS,
+    OBSTACLE_MAP,
+    OBSTACLES,
+    ODOM,
+    SAFETY_STATUS,
+)
+from edge_rover.common.msgs.diagnostics import STAGE_KEYS, Status, diagnostics_to_msg, format_value
+from edge_rover.common.msgs.grid import grid_from_msg
+from edge_rover.common.msgs.markers import STATE_COLOURS, colour, line_strip, text
+from edge_rover.common.msgs.obstacles import obstacles_from_msg
+from edge_rover.common.msgs.odometry import odometry_from_msg
+from edge_rover.common.msgs.stamps import sec_to_stamp, stamp_to_sec
+from edge_rover.common.msgs.twist import twist_stamped_to_msg, twist_to_msg
 from edge_rover.common.node_runner import run_node
 from edge_rover.common.params import ParameterValueError, ParamSpec, declare_validated
 from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
-from edge_rover.common.ros_conversions import sec_to_stamp, stamp_to_sec
-from edge_rover.control.controller import ControlInputs, ControllerState, Obstacle, step
-from edge_rover.control.geometry import GridMap
+from edge_rover.control.controller import (
+    Command,
+    ControlInputs,
+    ControllerState,
+    Obstacle,
+    SafetyReport,
+    step,
+)
+from edge_rover.control.geometry import GridMap, corridor_polylines
 from edge_rover.control.params import PARAM_SPECS as CORE_SPECS
 from edge_rover.control.params import ControllerParams, params_from_values
-from edge_rover.control.ros_conversions import (
-    command_to_twist,
-    command_to_twist_stamped,
-    controller_markers,
-    detections_to_rows,
-    occupancy_to_grid,
-    odometry_speed_pose,
-    safety_status,
-)
 from edge_rover.control.velocity import VelocityEstimator
 
 NODE_SPECS: tuple[ParamSpec, ...] = (
@@ -102,18 +117,16 @@ class ControllerNode(Node):
         self._last_state_name = ""
 
         self._stamped = bool(values["cmd_vel_stamped"])
-        self._pub_cmd = self.create_publisher(
-            TwistStamped if self._stamped else Twist, "/cmd_vel", RELIABLE_QOS
-        )
-        self._pub_status = self.create_publisher(DiagnosticArray, "/safety/status", RELIABLE_QOS)
-        self._pub_markers = self.create_publisher(MarkerArray, "/controller/markers", RELIABLE_QOS)
+        self._pub_cmd = self.create_publisher(TwistStamped if self._stamped else Twist, CMD_VEL, RELIABLE_QOS)
+        self._pub_status = self.create_publisher(DiagnosticArray, SAFETY_STATUS, RELIABLE_QOS)
+        self._pub_markers = self.create_publisher(MarkerArray, CONTROLLER_MARKERS, RELIABLE_QOS)
         self._cycle = 0
-        self.create_subscription(Detection3DArray, "/obstacles", self._on_obstacles, SENSOR_QOS)
-        self.create_subscription(OccupancyGrid, "/obstacle_map", self._on_grid, SENSOR_QOS)
-        self.create_subscription(Odometry, "/odom", self._on_odom, RELIABLE_QOS)
-        self.create_subscription(Twist, "/cmd_vel_in", self._on_cmd_in, RELIABLE_QOS)
-        self.create_subscription(CameraInfo, "/camera/camera_info", self._on_camera_info, SENSOR_QOS)
-        self.create_subscription(Detection2DArray, "/detections", self._on_detections, SENSOR_QOS)
+        self.create_subscription(Detection3DArray, OBSTACLES, self._on_obstacles, SENSOR_QOS)
+        self.create_subscription(OccupancyGrid, OBSTACLE_MAP, self._on_grid, SENSOR_QOS)
+        self.create_subscription(Odometry, ODOM, self._on_odom, RELIABLE_QOS)
+        self.create_subscription(Twist, CMD_VEL_IN, self._on_cmd_in, RELIABLE_QOS)
+        self.create_subscription(CameraInfo, CAMERA_INFO, self._on_camera_info, SENSOR_QOS)
+        self.create_subscription(Detection2DArray, DETECTIONS, self._on_detections, SENSOR_QOS)
         self._timer = self.create_timer(self._params.period, self._tick)
         self.get_logger().info(
             f"controller at {self._params.rate_hz:.0f} Hz, angular.z = {self._params.cmd_vel_angular_z}, "
@@ -156,31 +169,31 @@ class ControllerNode(Node):
             self._obstacles_received = now
             return
         self._invalid = None
-        rows = detections_to_rows(msg)
+        boxes = obstacles_from_msg(msg)
         source = self._values["velocity_source"]
         velocities: dict[str, tuple[float, float]] = {}
         if source in ("auto", "differenced"):
             ego, yaw_rate = (0.0, 0.0) if self._odom is None else self._odom[:2]
             if not (math.isfinite(ego) and math.isfinite(yaw_rate)):
                 ego, yaw_rate = 0.0, 0.0
-            positions = {
-                r["id"]: (r["x"], r["y"]) for r in rows if math.isfinite(r["x"]) and math.isfinite(r["y"])
-            }
+            positions = {b.id: b.position for b in boxes if all(math.isfinite(v) for v in b.position)}
             velocities = self._velocity.update(stamp, positions, ego, yaw_rate)
         if source in ("auto", "message"):
-            velocities.update({r["id"]: r["velocity"] for r in rows if r["velocity"] is not None})
+            velocities.update({b.id: b.velocity for b in boxes if b.velocity is not None})
         self._obstacles = tuple(
             Obstacle(
-                r["id"],
-                r["x"],
-                r["y"],
-                *velocities.get(r["id"], (0.0, 0.0)),
-                r["size_x"],
-                r["size_y"],
-                r["label"],
-                r["confidence"],
+                track_id=b.id,
+                x=b.position[0],
+                y=b.position[1],
+                vx=velocities.get(b.id, (0.0, 0.0))[0],
+                vy=velocities.get(b.id, (0.0, 0.0))[1],
+                size_x=b.size[0],
+                size_y=b.size[1],
+                label=b.class_name,
+                confidence=b.score,
+                yaw=b.yaw,
             )
-            for r in rows
+            for b in boxes
         )
         self._obstacles_stamp = stamp
         self._obstacles_stamp_msg = msg.header.stamp  # republished exactly (float seconds lose ns)
@@ -194,8 +207,9 @@ class ControllerNode(Node):
 
     def _on_grid(self, msg: OccupancyGrid) -> None:
         try:
-            self._grid = occupancy_to_grid(
-                msg, self._params.grid_occupied_threshold, self._params.grid_inflation
+            cells, resolution, origin = grid_from_msg(msg)
+            self._grid = GridMap.from_occupancy(
+                cells, resolution, origin, self._params.grid_occupied_threshold, self._params.grid_inflation
             )
         except ValueError as err:
             self.get_logger().error(f"ignoring occupancy grid: {err}", throttle_duration_sec=2.0)
@@ -204,7 +218,8 @@ class ControllerNode(Node):
         self._grid_received = self._now()
 
     def _on_odom(self, msg: Odometry) -> None:
-        self._odom = odometry_speed_pose(msg)
+        odom = odometry_from_msg(msg)
+        self._odom = (odom.speed, odom.yaw_rate, odom.x, odom.y, odom.yaw)
         self._odom_received = self._now()
 
     def _on_cmd_in(self, msg: Twist) -> None:
@@ -267,10 +282,14 @@ class ControllerNode(Node):
         self._state, command, report = step(self._params, self._state, self._inputs(now), now)
         stamp = self._obstacles_stamp_msg or sec_to_stamp(max(now, 0.0))
         if self._stamped:
-            self._pub_cmd.publish(command_to_twist_stamped(command, stamp, self._values["base_frame"]))
+            self._pub_cmd.publish(
+                twist_stamped_to_msg(command.speed, command.angular_z, stamp, self._values["base_frame"])
+            )
         else:
-            self._pub_cmd.publish(command_to_twist(command))
-        self._pub_status.publish(safety_status(report, command, self.get_clock().now().to_msg(), now))
+            self._pub_cmd.publish(twist_to_msg(command.speed, command.angular_z))
+        self._pub_status.publish(
+            diagnostics_to_msg(safety_status(report, command, now), self.get_clock().now().to_msg())
+        )
         self._cycle += 1
         if self._cycle % MARKER_EVERY == 0 and self._pub_markers.get_subscription_count() > 0:
             self._pub_markers.publish(
@@ -283,6 +302,58 @@ class ControllerNode(Node):
             else:
                 self.get_logger().info(text)
             self._last_state_name = report.state
+
+
+def safety_status(report: SafetyReport, command: Command, now: float) -> Status:
+    """The ``safety/status`` record of one cycle (keys: common/msgs/diagnostics.py)."""
+    values = {
+        "state": STAGE_KEYS.get(report.state, report.state.lower()),
+        "state_name": report.state,
+        "reason": report.reason,
+        "ttc": format_value(report.ttc),
+        "gap": format_value(report.gap),
+        "closing_speed": format_value(report.closing_speed),
+        "stopping_distance": format_value(report.stopping_distance),
+        "obstacle": report.obstacle,
+        "ego_speed": format_value(report.ego_speed),
+        "clear_arc": str(report.clear_arc).lower(),
+        "latency": format_value(report.latency),
+        "cmd_speed": format_value(command.speed),
+        "cmd_steering_angle": format_value(command.steering_angle),
+        "cmd_yaw_rate": format_value(command.yaw_rate),
+        "brake": format_value(command.brake),
+        "decision_time": f"{now:.6f}",
+    }
+    values.update({f"age_{k}": "none" if v is None else f"{v:.6f}" for k, v in report.input_ages.items()})
+    message = f"{report.state}: {report.reason}" if report.reason else report.state
+    return Status(
+        name="controller: safety",
+        level=report.level,
+        message=message,
+        values=values,
+        hardware_id="edge_rover",
+    )
+
+
+def controller_markers(
+    params: ControllerParams, command: Command, report: SafetyReport, stamp: Any, frame_id: str
+) -> MarkerArray:
+    """RViz: rover footprint, the commanded arc's corridor coloured by safety state, the state text."""
+    rgba = colour(STATE_COLOURS.get(report.state, (1.0, 1.0, 1.0)), 0.9)
+    half = 0.5 * params.rover_width
+    front = params.front_overhang
+    footprint = [(-0.1, -half), (front, -half), (front, half), (-0.1, half), (-0.1, -half)]
+    length = params.lookahead if not math.isfinite(report.gap) else max(report.gap, 0.05)
+    centre, left, right = corridor_polylines(command.curvature, params.half_corridor, front, length)
+    lines = [("footprint", footprint, 0.03), ("arc", centre, 0.02), ("corridor", left, 0.03),
+             ("corridor", right, 0.03)]  # fmt: skip
+    markers = [
+        line_strip(ns, i, pts, width, rgba, stamp, frame_id) for i, (ns, pts, width) in enumerate(lines)
+    ]
+    ttc = "" if not math.isfinite(report.ttc) else f" TTC {report.ttc:.1f} s"
+    words = f"{report.state} {command.speed:.2f} m/s{ttc}"
+    markers.append(text("state", len(markers), words, (-0.4, 0.0, 0.6), 0.2, rgba, stamp, frame_id))
+    return MarkerArray(markers=markers)
 
 
 def main(args: list[str] | None = None) -> int:

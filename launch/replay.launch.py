@@ -1,9 +1,11 @@
 """Replay a rosbag2 through the pipeline: bag_replay publishes the recorded topics and /clock,
 the nodes run on sim time.
 
-    ros2 launch edge_rover replay.launch.py bag:=/path/to/bag [rate:=1.0 loop:=false rviz:=false]
+    ros2 launch edge_rover replay.launch.py bag:=/path/to/bag [rate:=1.0 loop:=false rviz:=false namespace:=]
         [model:=...]   # default the real-world model; a simulator bag:
         # model:=package://edge_rover/models/edge_rover_yolov8n_int8.onnx source_domain:=sim
+
+The bag's graph topics are played under the namespace, whatever namespace they were recorded in.
 """
 
 from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler
@@ -16,6 +18,7 @@ from edge_rover.common.launch_helpers import (
     PACKAGE,
     dds_network_actions,
     detector_overrides,
+    in_namespace,
     model_argument,
     node_params,
     pipeline_nodes,
@@ -68,12 +71,7 @@ def generate_launch_description() -> LaunchDescription:
     shutdown_at_end = RegisterEventHandler(
         OnProcessExit(target_action=replay, on_exit=[EmitEvent(event=Shutdown(reason="bag ended"))])
     )
-    return LaunchDescription(
-        [
-            *args,
-            replay,
-            shutdown_at_end,
-            *pipeline_nodes(True, overrides=detector_overrides(LaunchConfiguration("source_domain"))),
-            rviz_node(),
-        ]
+    graph = in_namespace(
+        [replay, *pipeline_nodes(True, overrides=detector_overrides(LaunchConfiguration("source_domain")))]
     )
+    return LaunchDescription([*args, graph, shutdown_at_end, rviz_node()])

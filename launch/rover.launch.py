@@ -3,6 +3,7 @@
 ros2 launch edge_rover rover.launch.py [camera_source:=0 camera_info_url:=... use_sim_time:=false rviz:=false]
     [model:=package://edge_rover/models/edge_rover_yolov8n_coco_int8.onnx]   # the real-world model
     [dds_interfaces:=lo,wlan0]   # DDS listens on loopback only unless interfaces are named (docs/security.md)
+    [namespace:=rover1]          # every topic under /rover1/ (two rovers on one network)
 """
 
 from launch.actions import DeclareLaunchArgument
@@ -18,6 +19,7 @@ from edge_rover.common.launch_helpers import (
     angular_z_convention,
     dds_network_actions,
     detector_overrides,
+    in_namespace,
     model_argument,
     node_params,
     pipeline_nodes,
@@ -107,9 +109,7 @@ def generate_launch_description() -> LaunchDescription:
     return LaunchDescription(
         [
             *args,
-            camera,
-            *pipeline,
-            serial_bridge,
+            in_namespace([camera, *pipeline, serial_bridge]),
             rviz_node(),
         ]
     )

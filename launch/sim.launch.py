@@ -4,7 +4,9 @@ left out, so the sim alone still runs and drives at cruise speed).
 
     ros2 launch edge_rover sim.launch.py scenario:=pedestrian_crossing \
         [real_time_factor:=1.0 lock_step:=false end_action:=shutdown metrics_path:= pipeline:=true \
-         perfect_perception:=false rviz:=false]
+         perfect_perception:=false rviz:=false namespace:=]
+
+namespace:=rover1 runs the whole graph under /rover1/ (the sim's /clock stays global).
 
 perfect_perception:=true tests the controller alone: the sim publishes /obstacles from the ground
 truth it sees and only the controller is started (no detector, no mapper).
@@ -23,6 +25,7 @@ from edge_rover.common.launch_helpers import (
     angular_z_convention,
     dds_network_actions,
     detector_overrides,
+    in_namespace,
     installed,
     model_argument,
     node_params,
@@ -141,4 +144,5 @@ def generate_launch_description() -> LaunchDescription:
         _controller_without_detector_watch(),
         condition=IfCondition(PythonExpression(["'", pipeline, "' == 'true' and '", perfect, "' == 'true'"])),
     )
-    return LaunchDescription([*args, sim, shutdown_at_end, full, controller_only, rviz_node()])
+    graph = in_namespace([sim, full, controller_only])
+    return LaunchDescription([*args, graph, shutdown_at_end, rviz_node()])

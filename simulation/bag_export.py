@@ -13,12 +13,17 @@ from pathlib import Path
 from tqdm import tqdm
 
 from edge_rover.bags.writer import BagWriter
-from edge_rover.common.ros_conversions import bgr_to_image, intrinsics_to_camera_info, sec_to_stamp
+from edge_rover.common.graph import CAMERA_IMAGE, CAMERA_INFO, CMD_VEL, GROUND_TRUTH, ODOM, TF, resolve
+from edge_rover.common.msgs.image import bgr_to_image, intrinsics_to_camera_info
+from edge_rover.common.msgs.obstacles import obstacles_to_msg
+from edge_rover.common.msgs.odometry import pose_to_tf
+from edge_rover.common.msgs.stamps import sec_to_stamp
+from edge_rover.common.msgs.twist import twist_to_msg
 from edge_rover.simulation.closed_loop import Observation, RunResult, default_rig, run_scenario
 from edge_rover.simulation.reference_controllers import OracleController, cruise_controller, stop_controller
 from edge_rover.simulation.renderer import Renderer, world_truth
-from edge_rover.simulation.ros_conversions import rover_to_odometry, rover_to_tf, truth_to_detection3d_array
 from edge_rover.simulation.scenarios import Scenario, ScenarioWorld
+from edge_rover.simulation.sim_node import rover_odometry, truth_obstacles
 
 DEFAULT_START_S = 1_700_000_000.0
 CONTROLLERS = ("oracle", "cruise", "stop")
@@ -44,10 +49,8 @@ def write_scenario_bag(
     with_cmd_vel: bool = False,
     overwrite: bool = False,
 ) -> tuple[RunResult, dict[str, int]]:
-    from geometry_msgs.msg import Twist
-
-    rig = default_rig()
-    renderer = Renderer(rig)
+    rig = default_rig()  # nominal: camera_info; the frames are rendered with the true mount
+    renderer = Renderer(scenario.camera.true_rig(rig))
     controller_fn = make_controller(controller, scenario)
     duration = scenario.duration_s if duration_s is None else duration_s
     progress = tqdm(total=round(duration / scenario.step_s), desc=f"bag {scenario.name}", unit="frame")
@@ -59,21 +62,17 @@ def write_scenario_bag(
             scene = world.scene(frame_seed=round(world.time / scenario.step_s))
             result = renderer.render(scene)
             frame = "camera_optical_frame"
-            bag.write("/camera/image_raw", bgr_to_image(result.image, stamp, frame), stamp_ns)
+            bag.write(resolve(CAMERA_IMAGE), bgr_to_image(result.image, stamp, frame), stamp_ns)
+            bag.write(resolve(CAMERA_INFO), intrinsics_to_camera_info(rig.intrinsics, stamp, frame), stamp_ns)
+            rover = world.rover
+            bag.write(resolve(ODOM), rover_odometry(rover, obs.yaw_rate, stamp), stamp_ns)
             bag.write(
-                "/camera/camera_info", intrinsics_to_camera_info(rig.intrinsics, stamp, frame), stamp_ns
+                resolve(TF), pose_to_tf((rover.x, rover.y, rover.yaw), stamp, "odom", "base_link"), stamp_ns
             )
-            bag.write("/odom", rover_to_odometry(world.rover, obs.yaw_rate, stamp), stamp_ns)
-            bag.write("/tf", rover_to_tf(world.rover, stamp), stamp_ns)
-            bag.write(
-                "/sim/ground_truth",
-                truth_to_detection3d_array(world_truth(scene, result.truth), stamp),
-                stamp_ns,
-            )
+            truths = truth_obstacles(world_truth(scene, result.truth))
+            bag.write(resolve(GROUND_TRUTH), obstacles_to_msg(truths, stamp, "base_link"), stamp_ns)
             if with_cmd_vel:
-                twist = Twist()
-                twist.linear.x, twist.angular.z = cmd
-                bag.write("/cmd_vel", twist, stamp_ns)
+                bag.write(resolve(CMD_VEL), twist_to_msg(*cmd), stamp_ns)
             progress.update(1)
 
         result = run_scenario(scenario, controller_fn, duration_s=duration, rig=rig, on_step=record)

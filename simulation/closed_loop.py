@@ -243,11 +243,14 @@ def run_scenario(
 ) -> RunResult:
     """Run ``scenario`` closed-loop with ``controller_fn`` and score it against its success block.
 
+    ``rig`` is the nominal camera (default: the project's); frames are rendered with the
+    scenario's true mount (``scenario.camera``, nominal + mounting error).
     Each step: render (id buffer always, for visibility; the image only if ``render_images``),
     ask the controller, update metrics, advance the world. Collision ends the run.
     """
     world = ScenarioWorld(scenario)
-    renderer = Renderer(rig or default_rig())
+    # The world is seen through the true mount; ``rig`` is the nominal calibration.
+    renderer = Renderer(scenario.camera.true_rig(rig or default_rig()))
     duration = scenario.duration_s if duration_s is None else duration_s
     steps = max(1, round(duration / scenario.step_s))
     tracker = MetricsTracker(scenario)

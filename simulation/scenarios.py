@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from edge_rover.common.camera_model import CameraExtrinsics, CameraRig
 from edge_rover.simulation.classes import CLASS_NAMES, DEFAULT_SIZES, DISTRACTOR_KINDS
 from edge_rover.simulation.dynamics import (
     Motion,
@@ -33,6 +34,9 @@ SCENARIO_DIR = Path(__file__).resolve().parent.parent / "config" / "scenarios"
 SUCCESS_KINDS = ("stop_before", "pass", "no_braking")
 MOTION_KINDS = ("static", "linear", "waypoints")
 STRIDE_M = 1.4  # metres per gait cycle of a walking person
+# Bounds of a scenario's camera mounting error: beyond them it is a mis-calibration, not a knock.
+MAX_PITCH_ERROR_DEG = 10.0
+MAX_HEIGHT_ERROR_M = 0.3
 
 
 class ScenarioError(ValueError):
@@ -77,6 +81,32 @@ class WorldSpec:
 
 
 @dataclass(frozen=True)
+class CameraMountSpec:
+    """How far the camera's true mount is off its nominal calibration (``config/extrinsics.yaml``).
+
+    The world is rendered with the true mount (nominal + error); perception keeps the nominal
+    calibration, as on a rover whose camera was knocked or mounted slightly off.
+    """
+
+    pitch_error_deg: float = 0.0  # > 0: the camera looks further down than calibrated
+    height_error_m: float = 0.0  # > 0: the camera sits higher than calibrated
+
+    def true_rig(self, nominal: CameraRig) -> CameraRig:
+        """The rig the world is rendered with: ``nominal`` with this error applied."""
+        if self.pitch_error_deg == 0.0 and self.height_error_m == 0.0:
+            return nominal
+        x, y, z = nominal.extrinsics.translation
+        roll, pitch, yaw = nominal.extrinsics.rotation_rpy
+        extrinsics = CameraExtrinsics(
+            translation=(x, y, z + self.height_error_m),
+            rotation_rpy=(roll, pitch + math.radians(self.pitch_error_deg), yaw),
+            parent_frame=nominal.extrinsics.parent_frame,
+            child_frame=nominal.extrinsics.child_frame,
+        )
+        return CameraRig(nominal.intrinsics, extrinsics)
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -89,6 +119,7 @@ class Scenario:
     success: SuccessSpec
     world: WorldSpec
     source: str = "<dict>"
+    camera: CameraMountSpec = field(default_factory=CameraMountSpec)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,7 +269,9 @@ def _obstacle(f: _Fields, kinds: tuple[str, ...]) -> ObstacleSpec:
 
 def scenario_from_dict(data: Any, source: str = "<dict>") -> Scenario:
     f = _Fields(data, source, "")
-    f.unknown({"name", "description", "duration_s", "step_s", "world", "rover", "obstacles", "success"})
+    f.unknown(
+        {"name", "description", "duration_s", "step_s", "world", "rover", "obstacles", "success", "camera"}
+    )
     name = f.data.get("name")
     if not isinstance(name, str) or not name:
         raise f.fail("name", "missing or empty scenario name")
@@ -300,6 +333,12 @@ def scenario_from_dict(data: Any, source: str = "<dict>") -> Scenario:
         max_braking_s=s.number("max_braking_s", 0.0, lo=0.0),
         min_mean_speed_ratio=s.number("min_mean_speed_ratio", 0.7, lo=0.0, hi=1.0),
     )
+    c = f.child("camera", {})
+    c.unknown({"pitch_error_deg", "height_error_m"})
+    camera = CameraMountSpec(
+        pitch_error_deg=c.number("pitch_error_deg", 0.0, lo=-MAX_PITCH_ERROR_DEG, hi=MAX_PITCH_ERROR_DEG),
+        height_error_m=c.number("height_error_m", 0.0, lo=-MAX_HEIGHT_ERROR_M, hi=MAX_HEIGHT_ERROR_M),
+    )
     return Scenario(
         name=name,
         description=str(f.data.get("description", "")),
@@ -312,6 +351,7 @@ def scenario_from_dict(data: Any, source: str = "<dict>") -> Scenario:
         success=success,
         world=world,
         source=source,
+        camera=camera,
     )
 
 

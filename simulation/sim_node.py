@@ -36,17 +36,28 @@ from edge_rover.common.conventions import (
     ANGULAR_Z_PARAM,
     STEERING_ANGLE,
 )
+from edge_rover.common.graph import (
+    CAMERA_IMAGE,
+    CAMERA_INFO,
+    CLOCK,
+    CMD_VEL,
+    CMD_VEL_IN,
+    DETECTIONS,
+    GROUND_TRUTH,
+    OBSTACLES,
+    ODOM,
+    TF,
+)
+from edge_rover.common.msgs.image import bgr_to_image, intrinsics_to_camera_info
+from edge_rover.common.msgs.obstacles import Obstacle3D, obstacles_to_msg
+from edge_rover.common.msgs.odometry import odometry_to_msg, pose_to_tf
+from edge_rover.common.msgs.stamps import sec_to_stamp
+from edge_rover.common.msgs.twist import twist_from_msg, twist_to_msg
 from edge_rover.common.params import ParameterValueError, ParamSpec, declare_validated, read_at_start
 from edge_rover.common.qos import CLOCK_QOS, RELIABLE_QOS, SENSOR_QOS
-from edge_rover.common.ros_conversions import bgr_to_image, intrinsics_to_camera_info, sec_to_stamp
 from edge_rover.simulation.closed_loop import MetricsTracker, visible_truth
-from edge_rover.simulation.renderer import Renderer, world_truth
-from edge_rover.simulation.ros_conversions import (
-    clock_message,
-    rover_to_odometry,
-    rover_to_tf,
-    truth_to_detection3d_array,
-)
+from edge_rover.simulation.dynamics import RoverState
+from edge_rover.simulation.renderer import ObjectTruth, Renderer, world_truth
 from edge_rover.simulation.scenarios import ScenarioError, ScenarioWorld, find_scenario
 
 _PKG = "package://edge_rover/config"
@@ -105,29 +116,28 @@ class SimNode(Node):
         self.scenario = find_scenario(self.p["scenario"])
         intrinsics = load_camera_info(self.p["camera_info_url"])
         self.rig = CameraRig(intrinsics, load_extrinsics(self.p["extrinsics_url"]))
-        self.renderer = Renderer(self.rig)
+        # The camera_info / calibration stay nominal; the world is rendered with the true mount.
+        self.renderer = Renderer(self.scenario.camera.true_rig(self.rig))
         self._reset()
-        self.pub_image = self.create_publisher(Image, "/camera/image_raw", SENSOR_QOS)
-        self.pub_info = self.create_publisher(CameraInfo, "/camera/camera_info", SENSOR_QOS)
-        self.pub_odom = self.create_publisher(Odometry, "/odom", RELIABLE_QOS)
-        self.pub_clock = self.create_publisher(ClockMsg, "/clock", CLOCK_QOS)
-        self.pub_truth = self.create_publisher(Detection3DArray, "/sim/ground_truth", RELIABLE_QOS)
-        self.pub_tf = self.create_publisher(TFMessage, "/tf", RELIABLE_QOS)
+        self.pub_image = self.create_publisher(Image, CAMERA_IMAGE, SENSOR_QOS)
+        self.pub_info = self.create_publisher(CameraInfo, CAMERA_INFO, SENSOR_QOS)
+        self.pub_odom = self.create_publisher(Odometry, ODOM, RELIABLE_QOS)
+        self.pub_clock = self.create_publisher(ClockMsg, CLOCK, CLOCK_QOS)
+        self.pub_truth = self.create_publisher(Detection3DArray, GROUND_TRUTH, RELIABLE_QOS)
+        self.pub_tf = self.create_publisher(TFMessage, TF, RELIABLE_QOS)
         self.pub_cmd_in = (
-            self.create_publisher(Twist, "/cmd_vel_in", RELIABLE_QOS)
-            if self.p["publish_cmd_vel_in"]
-            else None
+            self.create_publisher(Twist, CMD_VEL_IN, RELIABLE_QOS) if self.p["publish_cmd_vel_in"] else None
         )
         self.pub_obstacles = (
-            self.create_publisher(Detection3DArray, "/obstacles", RELIABLE_QOS)
+            self.create_publisher(Detection3DArray, OBSTACLES, RELIABLE_QOS)
             if self.p["obstacles_from_truth"]
             else None
         )
         cmd_type = TwistStamped if self.p["cmd_vel_stamped"] else Twist
-        self.create_subscription(cmd_type, "/cmd_vel", self._on_cmd_vel, RELIABLE_QOS)
+        self.create_subscription(cmd_type, CMD_VEL, self._on_cmd_vel, RELIABLE_QOS)
         self._detected_stamps: set[tuple[int, int]] = set()
         if self.p["lock_step"]:
-            self.create_subscription(Detection2DArray, "/detections", self._on_detections, SENSOR_QOS)
+            self.create_subscription(Detection2DArray, DETECTIONS, self._on_detections, SENSOR_QOS)
         # The sim owns /clock, so its own pacing runs on the steady wall clock, never on sim time.
         rtf = self.p["real_time_factor"]
         period = self.scenario.step_s / rtf if rtf > 0 else 0.001
@@ -165,8 +175,7 @@ class SimNode(Node):
     # -- callbacks -------------------------------------------------------------------------
 
     def _on_cmd_vel(self, msg: Twist | TwistStamped) -> None:
-        twist = msg.twist if isinstance(msg, TwistStamped) else msg
-        v, w = float(twist.linear.x), float(twist.angular.z)
+        v, w = twist_from_msg(msg)
         if not (math.isfinite(v) and math.isfinite(w)):
             self.get_logger().warning("non-finite /cmd_vel: braking", throttle_duration_sec=5.0)
             v, w = 0.0, 0.0
@@ -205,7 +214,7 @@ class SimNode(Node):
 
     def _publish_frame(self) -> None:
         stamp = sec_to_stamp(self.p["sim_start_s"] + self.world.time)
-        self.pub_clock.publish(clock_message(stamp))
+        self.pub_clock.publish(ClockMsg(clock=stamp))
         scene = self.world.scene(frame_seed=self._frame)
         result = self.renderer.render(scene)
         self._last_visible = visible_truth(result.truth)
@@ -214,23 +223,18 @@ class SimNode(Node):
         self.pub_info.publish(intrinsics_to_camera_info(self.rig.intrinsics, stamp, frame_id))
         rover = self.world.rover
         yaw_rate = rover.yaw_rate(self.scenario.limits)
-        self.pub_odom.publish(
-            rover_to_odometry(rover, yaw_rate, stamp, self.p["odom_frame"], self.p["base_frame"])
-        )
+        base = self.p["base_frame"]
+        self.pub_odom.publish(rover_odometry(rover, yaw_rate, stamp, self.p["odom_frame"], base))
         if self.p["publish_tf"]:
-            self.pub_tf.publish(rover_to_tf(rover, stamp, self.p["odom_frame"], self.p["base_frame"]))
+            pose = (rover.x, rover.y, rover.yaw)
+            self.pub_tf.publish(pose_to_tf(pose, stamp, self.p["odom_frame"], base))
         if self.pub_cmd_in is not None:  # the "driver" wants the scenario's cruise speed, straight on
-            desired = Twist()
-            desired.linear.x = float(self.scenario.cruise_speed)
-            self.pub_cmd_in.publish(desired)
+            self.pub_cmd_in.publish(twist_to_msg(float(self.scenario.cruise_speed), 0.0))
         if self.pub_obstacles is not None:  # what a perfect detector + mapper would report
-            self.pub_obstacles.publish(
-                truth_to_detection3d_array(self._last_visible, stamp, self.p["base_frame"])
-            )
+            self.pub_obstacles.publish(obstacles_to_msg(truth_obstacles(self._last_visible), stamp, base))
         if self.p["publish_ground_truth"]:
-            self.pub_truth.publish(
-                truth_to_detection3d_array(world_truth(scene, result.truth), stamp, self.p["base_frame"])
-            )
+            truths = truth_obstacles(world_truth(scene, result.truth))
+            self.pub_truth.publish(obstacles_to_msg(truths, stamp, base))
         self._frame += 1
         self._published_once = True
         if self.p["lock_step"]:
@@ -261,6 +265,32 @@ class SimNode(Node):
             self._reset()
         else:
             self.finished = True
+
+
+def truth_obstacles(truths: list[ObjectTruth]) -> list[Obstacle3D]:
+    """Ground truth as ``sim/ground_truth`` boxes: id = object index, score = the visible fraction."""
+    return [
+        Obstacle3D(
+            id=str(t.object_index),
+            class_name=t.class_name,
+            score=1.0 - float(t.occlusion),
+            position=(float(t.position[0]), float(t.position[1])),
+            size=tuple(float(v) for v in t.size),
+            yaw=float(t.yaw),
+            velocity=(float(t.velocity[0]), float(t.velocity[1])),
+        )
+        for t in truths
+    ]
+
+
+def rover_odometry(
+    state: RoverState, yaw_rate: float, stamp: object, odom_frame: str = "odom", base_frame: str = "base_link"
+) -> Odometry:
+    # Simulated odometry is exact; small diagonal covariances keep consumers' filters sane.
+    return odometry_to_msg(
+        (state.x, state.y, state.yaw), state.speed, yaw_rate, stamp, odom_frame, base_frame,
+        pose_variance=(1e-4, 1e-4, 1e-4), twist_variance=(1e-4, 1e-4),
+    )  # fmt: skip
 
 
 def main(args: list[str] | None = None) -> int:

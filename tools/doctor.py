@@ -19,8 +19,9 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
-from edge_rover.common.graph import TOPICS
+from edge_rover.common.graph import CAMERA_IMAGE, CAMERA_INFO, DIAGNOSTICS, SAFETY_STATUS, TOPICS, resolve
 from edge_rover.common.graph_checks import Endpoint
+from edge_rover.common.msgs.diagnostics import diagnostics_from_msg
 from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
 from edge_rover.tools.doctor_checks import GraphSnapshot, run_checks
 
@@ -38,13 +39,14 @@ def _endpoint(info: object) -> Endpoint:
 
 
 class Doctor(Node):
-    def __init__(self) -> None:
-        super().__init__(OWN_NODE)
-        self.snapshot = GraphSnapshot()
-        self.create_subscription(Image, "/camera/image_raw", self._on_image, SENSOR_QOS)
-        self.create_subscription(CameraInfo, "/camera/camera_info", self._on_info, SENSOR_QOS)
-        self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, RELIABLE_QOS)
-        self.create_subscription(DiagnosticArray, "/safety/status", self._on_diag, RELIABLE_QOS)
+    def __init__(self, namespace: str = "") -> None:
+        # In the graph's namespace, so the table's relative names resolve where its nodes publish.
+        super().__init__(OWN_NODE, namespace="/" + namespace.strip("/"))
+        self.snapshot = GraphSnapshot(namespace=namespace.strip("/"))
+        self.create_subscription(Image, CAMERA_IMAGE, self._on_image, SENSOR_QOS)
+        self.create_subscription(CameraInfo, CAMERA_INFO, self._on_info, SENSOR_QOS)
+        self.create_subscription(DiagnosticArray, DIAGNOSTICS, self._on_diag, RELIABLE_QOS)
+        self.create_subscription(DiagnosticArray, SAFETY_STATUS, self._on_diag, RELIABLE_QOS)
 
     def _on_image(self, msg: Image) -> None:
         self.snapshot.image_size = (msg.width, msg.height)
@@ -53,24 +55,16 @@ class Doctor(Node):
         self.snapshot.camera_info_size = (msg.width, msg.height)
 
     def _on_diag(self, msg: DiagnosticArray) -> None:
-        for status in msg.status:
-            level = (
-                int.from_bytes(status.level, "little")
-                if isinstance(status.level, bytes)
-                else int(status.level)
-            )
-            self.snapshot.diagnostics[status.name] = (
-                level,
-                status.message,
-                {v.key: v.value for v in status.values},
-            )
+        for status in diagnostics_from_msg(msg):
+            self.snapshot.diagnostics[status.name] = (status.level, status.message, status.values)
 
     def collect_graph(self) -> None:
         for topic in TOPICS:
-            pubs = [_endpoint(i) for i in self.get_publishers_info_by_topic(topic) if i.node_name != OWN_NODE]
-            subs = [
-                _endpoint(i) for i in self.get_subscriptions_info_by_topic(topic) if i.node_name != OWN_NODE
-            ]
+            resolved = resolve(topic, self.snapshot.namespace)
+            infos = self.get_publishers_info_by_topic(resolved)
+            pubs = [_endpoint(i) for i in infos if i.node_name != OWN_NODE]
+            infos = self.get_subscriptions_info_by_topic(resolved)
+            subs = [_endpoint(i) for i in infos if i.node_name != OWN_NODE]
             self.snapshot.publishers[topic] = pubs
             self.snapshot.subscribers[topic] = subs
 
@@ -78,6 +72,8 @@ class Doctor(Node):
         for name, namespace in self.get_node_names_and_namespaces():
             if name == OWN_NODE or name.startswith("_") or "daemon" in name:
                 continue
+            if self.snapshot.namespace and namespace.strip("/") != self.snapshot.namespace:
+                continue  # another rover's node
             full = f"{namespace.rstrip('/')}/{name}"
             client = self.create_client(GetParameters, f"{full}/get_parameters")
             if not client.wait_for_service(timeout_sec=0.5):
@@ -94,10 +90,15 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--listen", type=float, default=3.0, help="seconds to listen before judging")
+    parser.add_argument(
+        "--namespace",
+        default="",
+        help="the graph's ROS namespace (launch argument namespace:=...); empty: the root",
+    )
     args = parser.parse_args(argv)
     rclpy.init()
     try:
-        doctor = Doctor()
+        doctor = Doctor(args.namespace)
         executor = SingleThreadedExecutor()
         executor.add_node(doctor)
         end = time.monotonic() + args.listen

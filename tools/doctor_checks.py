@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from edge_rover.common.graph import TOPICS, TopicSpec
+from edge_rover.common.graph import CLOCK, CMD_VEL, TOPICS, TopicSpec, resolve
 from edge_rover.common.graph_checks import CheckResult, Endpoint, check_clock, check_qos
 from edge_rover.perception.detection.model_card import domain_mismatch
 
@@ -18,6 +18,7 @@ SOURCE_DOMAIN_BY_NODE = {"sim": "sim", "camera": "real", "bag_replay": "real"}
 
 @dataclass
 class GraphSnapshot:
+    namespace: str = ""  # the graph's namespace ("" = the root); topics are keyed by table name
     publishers: dict[str, list[Endpoint]] = field(default_factory=dict)
     subscribers: dict[str, list[Endpoint]] = field(default_factory=dict)
     image_size: tuple[int, int] | None = None  # (width, height) of /camera/image_raw
@@ -31,27 +32,28 @@ class GraphSnapshot:
 def check_topic(spec: TopicSpec, snap: GraphSnapshot) -> list[CheckResult]:
     pubs = snap.publishers.get(spec.name, [])
     subs = snap.subscribers.get(spec.name, [])
+    topic = resolve(spec.name, snap.namespace)
     if not pubs:
         if spec.optional:
             return []
         return [
             CheckResult(
                 False,
-                f"{spec.name}: no publisher ({len(subs)} subscriber(s))",
+                f"{topic}: no publisher ({len(subs)} subscriber(s))",
                 f"start the node that publishes it ({spec.publisher}); check its log for a start-up error",
             )
         ]
-    results = [CheckResult(True, f"{spec.name}: {len(pubs)} publisher(s), {len(subs)} subscriber(s)")]
+    results = [CheckResult(True, f"{topic}: {len(pubs)} publisher(s), {len(subs)} subscriber(s)")]
     wrong_types = sorted({e.type_name for e in pubs + subs} - {spec.type_name})
-    if wrong_types and spec.name != "/cmd_vel":  # /cmd_vel may be TwistStamped by parameter
+    if wrong_types and spec.name != CMD_VEL:  # cmd_vel may be TwistStamped by parameter
         results.append(
             CheckResult(
                 False,
-                f"{spec.name}: type {wrong_types} seen, expected {spec.type_name}",
+                f"{topic}: type {wrong_types} seen, expected {spec.type_name}",
                 "publishers and subscribers of one topic must agree on its type",
             )
         )
-    results.extend(check_qos(spec.name, pubs, subs))
+    results.extend(check_qos(topic, pubs, subs))
     return results
 
 
@@ -95,7 +97,7 @@ def check_diagnostics(snap: GraphSnapshot) -> list[CheckResult]:
 
 
 def check_sim_time(snap: GraphSnapshot) -> list[CheckResult]:
-    has_clock = bool(snap.publishers.get("/clock"))
+    has_clock = bool(snap.publishers.get(CLOCK))
     results = [
         problem
         for node, sim_time in sorted(snap.use_sim_time.items())

@@ -22,7 +22,9 @@ from tqdm import tqdm
 
 from edge_rover.bags.writer import BagWriter
 from edge_rover.calibration.calibration_io import load_camera_info
-from edge_rover.common.ros_conversions import bgr_to_image, intrinsics_to_camera_info, sec_to_stamp
+from edge_rover.common.graph import CAMERA_IMAGE, CAMERA_INFO, resolve
+from edge_rover.common.msgs.image import bgr_to_image, intrinsics_to_camera_info
+from edge_rover.common.msgs.stamps import sec_to_stamp
 
 DEFAULT_START_S = 1_700_000_000.0  # a fixed epoch: the same bag byte-for-byte each time
 
@@ -51,9 +53,9 @@ def write_procedural_bag(out: Path, seconds: float, fps: float, width: int, heig
             stamp = sec_to_stamp(t)
             stamp_ns = round(t * 1e9)
             frame = procedural_frame(i, width, height)
-            bag.write("/camera/image_raw", bgr_to_image(frame, stamp, "camera_optical_frame"), stamp_ns)
+            bag.write(resolve(CAMERA_IMAGE), bgr_to_image(frame, stamp, "camera_optical_frame"), stamp_ns)
             bag.write(
-                "/camera/camera_info",
+                resolve(CAMERA_INFO),
                 intrinsics_to_camera_info(intrinsics, stamp, "camera_optical_frame"),
                 stamp_ns,
             )

@@ -50,7 +50,7 @@ class TruthObject:
 
 @dataclass
 class MapperOutput:
-    obstacles: list  # edge_rover.perception.mapping.obstacle_types.TrackedObstacle decoded from /obstacles
+    obstacles: list  # edge_rover.common.msgs.obstacles.Obstacle3D decoded from /obstacles
     cubes: list[tuple[float, float, float, float]]  # /obstacles/markers boxes: x, y, size x, size y
     arrows: list[tuple[float, float, float, float]]  # velocity arrows: start x, y, end x, y
     grid: np.ndarray  # int8 (rows, cols)
@@ -104,45 +104,27 @@ def write_simulator_bag(scenario: str, out: Path, seconds: float) -> Path:
 
 def truth_from_msg(msg) -> list[TruthObject]:
     """/sim/ground_truth (vision_msgs/Detection3DArray, base_link) → objects."""
-    out = []
-    for det in msg.detections:
-        q = det.bbox.center.orientation
-        yaw = math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z))
-        size = det.bbox.size
-        out.append(
-            TruthObject(
-                det.id,
-                det.results[0].hypothesis.class_id,
-                det.bbox.center.position.x,
-                det.bbox.center.position.y,
-                yaw,
-                (size.x, size.y, size.z),
-                det.results[0].hypothesis.score,
-            )
-        )
-    return out
+    from edge_rover.common.msgs.obstacles import obstacles_from_msg
+
+    return [
+        TruthObject(b.id, b.class_name, b.position[0], b.position[1], b.yaw, b.size, b.score)
+        for b in obstacles_from_msg(msg)
+    ]
 
 
 def _output_from_msgs(obstacles_msg, markers_msg, grid_msg) -> MapperOutput:
-    from visualization_msgs.msg import Marker
+    from edge_rover.common.msgs.grid import grid_from_msg
+    from edge_rover.common.msgs.markers import marker_shapes
+    from edge_rover.common.msgs.obstacles import obstacles_from_msg
 
-    from edge_rover.perception.mapping.obstacle_conversions import obstacles_from_msg
-
-    cubes, arrows = [], []
-    for m in markers_msg.markers:
-        if m.ns == "boxes" and m.type == Marker.CUBE:
-            cubes.append((m.pose.position.x, m.pose.position.y, m.scale.x, m.scale.y))
-        elif m.ns == "velocity" and m.type == Marker.ARROW and len(m.points) == 2:
-            arrows.append((m.points[0].x, m.points[0].y, m.points[1].x, m.points[1].y))
-    info = grid_msg.info
-    cells = np.asarray(grid_msg.data, dtype=np.int8).reshape(info.height, info.width)
+    shapes, grid = marker_shapes(markers_msg), grid_from_msg(grid_msg)
     return MapperOutput(
         obstacles_from_msg(obstacles_msg),
-        cubes,
-        arrows,
-        cells,
-        info.resolution,
-        (info.origin.position.x, info.origin.position.y),
+        shapes.boxes,
+        shapes.arrows,
+        grid.cells,
+        grid.resolution,
+        grid.origin[:2],
     )
 
 
@@ -172,23 +154,31 @@ def replay_through_nodes(
     from visualization_msgs.msg import MarkerArray
 
     from edge_rover.bags.reader import read_messages
+    from edge_rover.common.graph import (
+        CAMERA_IMAGE,
+        CAMERA_IMAGE_COMPRESSED,
+        CAMERA_INFO,
+        CLOCK,
+        GROUND_TRUTH,
+        OBSTACLE_MAP,
+        OBSTACLE_MARKERS,
+        OBSTACLES,
+        ODOM,
+        graph_name,
+        resolve,
+    )
+    from edge_rover.common.msgs.image import image_to_bgr
+    from edge_rover.common.msgs.stamps import stamp_to_sec
     from edge_rover.common.qos import CLOCK_QOS, SENSOR_QOS
-    from edge_rover.common.ros_conversions import image_to_bgr, stamp_to_sec
     from edge_rover.perception.detection.detector_node import DetectorNode
     from edge_rover.perception.mapping.obstacle_mapper_node import ObstacleMapperNode
 
-    types = {
-        "/camera/camera_info": CameraInfo,
-        "/camera/image_raw": Image,
-        "/odom": Odometry,
-        "/sim/ground_truth": Detection3DArray,
-    }
-    frames: dict[int, dict] = {}
-    for message in read_messages(bag, list(types)):
-        frames.setdefault(message.stamp_ns, {})[message.topic] = deserialize_message(
-            message.data, types[message.topic]
-        )
-    ordered = [frames[k] for k in sorted(frames) if "/camera/image_raw" in frames[k]]
+    types = {CAMERA_INFO: CameraInfo, CAMERA_IMAGE: Image, ODOM: Odometry, GROUND_TRUTH: Detection3DArray}
+    frames: dict[int, dict] = {}  # bag time → graph topic name → message
+    for message in read_messages(bag, [resolve(t) for t in types]):
+        name = graph_name(message.topic)
+        frames.setdefault(message.stamp_ns, {})[name] = deserialize_message(message.data, types[name])
+    ordered = [frames[k] for k in sorted(frames) if CAMERA_IMAGE in frames[k]]
     if max_frames is not None:
         ordered = ordered[:max_frames]
 
@@ -215,10 +205,10 @@ def replay_through_nodes(
         executor = SingleThreadedExecutor(context=context)
         for node in nodes:
             executor.add_node(node)
-        clock_pub = player.create_publisher(Clock, "/clock", CLOCK_QOS)
-        info_pub = player.create_publisher(CameraInfo, "/camera/camera_info", SENSOR_QOS)
-        odom_pub = player.create_publisher(Odometry, "/odom", SENSOR_QOS)
-        image_pub = player.create_publisher(CompressedImage, "/camera/image_raw/compressed", SENSOR_QOS)
+        clock_pub = player.create_publisher(Clock, CLOCK, CLOCK_QOS)
+        info_pub = player.create_publisher(CameraInfo, CAMERA_INFO, SENSOR_QOS)
+        odom_pub = player.create_publisher(Odometry, ODOM, SENSOR_QOS)
+        image_pub = player.create_publisher(CompressedImage, CAMERA_IMAGE_COMPRESSED, SENSOR_QOS)
         got: dict[str, dict[float, object]] = {"obstacles": {}, "markers": {}, "grid": {}}
 
         def keep(kind: str):
@@ -228,15 +218,15 @@ def replay_through_nodes(
             if msg.markers:  # a DELETEALL first, stamped like the rest
                 got["markers"][round(stamp_to_sec(msg.markers[0].header.stamp), 6)] = msg
 
-        player.create_subscription(Detection3DArray, "/obstacles", keep("obstacles"), SENSOR_QOS)
-        player.create_subscription(OccupancyGrid, "/obstacle_map", keep("grid"), SENSOR_QOS)
-        player.create_subscription(MarkerArray, "/obstacles/markers", keep_markers, SENSOR_QOS)
+        player.create_subscription(Detection3DArray, OBSTACLES, keep("obstacles"), SENSOR_QOS)
+        player.create_subscription(OccupancyGrid, OBSTACLE_MAP, keep("grid"), SENSOR_QOS)
+        player.create_subscription(MarkerArray, OBSTACLE_MARKERS, keep_markers, SENSOR_QOS)
         if not _spin_until(executor, lambda: image_pub.get_subscription_count() > 0, 10.0):
             raise RuntimeError("the detector did not subscribe to /camera/image_raw/compressed")
 
         out: list[ReplayFrame] = []
         for frame in ordered:
-            image = frame["/camera/image_raw"]
+            image = frame[CAMERA_IMAGE]
             stamp = round(stamp_to_sec(image.header.stamp), 6)
             clock = Clock()
             clock.clock = image.header.stamp
@@ -249,16 +239,16 @@ def replay_through_nodes(
             for _attempt in range(2):  # best effort: one resend if the frame got lost
                 clock_pub.publish(clock)
                 _spin_until(executor, lambda: False, 0.01)
-                if "/camera/camera_info" in frame:
-                    info_pub.publish(frame["/camera/camera_info"])
-                if "/odom" in frame:
-                    odom_pub.publish(frame["/odom"])
+                if CAMERA_INFO in frame:
+                    info_pub.publish(frame[CAMERA_INFO])
+                if ODOM in frame:
+                    odom_pub.publish(frame[ODOM])
                 _spin_until(executor, lambda: False, 0.01)
                 image_pub.publish(compressed)
                 if _spin_until(executor, done, frame_timeout / 2):
                     break
             _spin_until(executor, lambda s=stamp: s in got["markers"], 0.2)
-            truth = truth_from_msg(frame["/sim/ground_truth"]) if "/sim/ground_truth" in frame else []
+            truth = truth_from_msg(frame[GROUND_TRUTH]) if GROUND_TRUTH in frame else []
             output = None
             if done():
                 markers = got["markers"].get(stamp, MarkerArray())
@@ -318,7 +308,7 @@ def compare(
         result.markers_consistent += cubes == tracks
         for ob in out.obstacles:
             near = [np.hypot(ob.position[0] - t.x, ob.position[1] - t.y) for t in frame.truth]
-            if not near or min(near) > _gate(ob.range):
+            if not near or min(near) > _gate(math.hypot(*ob.position)):
                 result.false_obstacles += 1
         for t in frame.truth:
             distance = math.hypot(t.x, t.y)
@@ -388,7 +378,7 @@ def plot(frames: Sequence[ReplayFrame], path: Path, panels: int = 3) -> Path:
                 "", xy=(y1, x1), xytext=(y0, x0), arrowprops={"arrowstyle": "->", "color": "tab:blue"}
             )
         for ob in out.obstacles:
-            ax.text(ob.position[1], ob.position[0] + 0.9, f"#{ob.track_id} {ob.class_name}", fontsize=7,
+            ax.text(ob.position[1], ob.position[0] + 0.9, f"#{ob.id} {ob.class_name}", fontsize=7,
                     color="tab:red", ha="center")  # fmt: skip
         ax.set_xlim(8, -8)
         ax.set_ylim(-1, 20)

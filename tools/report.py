@@ -28,8 +28,25 @@ from rclpy.serialization import deserialize_message
 from rosidl_runtime_py.utilities import get_message
 
 from edge_rover.bags.reader import read_messages
-from edge_rover.common.ros_conversions import image_to_bgr, stamp_to_sec
-from edge_rover.control.ros_conversions import STAGE_KEYS
+from edge_rover.common.graph import (
+    CAMERA_IMAGE,
+    CMD_VEL,
+    DETECTIONS,
+    GROUND_TRUTH,
+    OBSTACLE_MAP,
+    OBSTACLES,
+    ODOM,
+    SAFETY_STATUS,
+    graph_name,
+)
+from edge_rover.common.msgs.detections import detections_from_msg
+from edge_rover.common.msgs.diagnostics import STAGE_KEYS, diagnostics_from_msg
+from edge_rover.common.msgs.grid import grid_from_msg
+from edge_rover.common.msgs.image import image_to_bgr
+from edge_rover.common.msgs.obstacles import obstacles_from_msg
+from edge_rover.common.msgs.odometry import odometry_from_msg
+from edge_rover.common.msgs.stamps import stamp_to_sec
+from edge_rover.common.msgs.twist import twist_from_msg
 
 # The controller's /safety/status `state` vocabulary, in order of severity.
 STATES = list(STAGE_KEYS.values())
@@ -69,10 +86,6 @@ def _float(value: str) -> float:
         return math.nan
 
 
-def _yaw(q: Any) -> float:
-    return math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z))
-
-
 def load_run(bag: Path, max_frames: int = 400, frame_stride: int = 3, grid_stride: int = 5) -> RunSeries:
     series = RunSeries()
     classes: dict[str, type] = {}
@@ -82,47 +95,46 @@ def load_run(bag: Path, max_frames: int = 400, frame_stride: int = 3, grid_strid
         msg_class = classes.setdefault(message.type_name, get_message(message.type_name))
         msg = deserialize_message(message.data, msg_class)
         t = series.rel(message.stamp_ns)
-        if message.topic == "/safety/status" and msg.status:
-            values = {v.key: v.value for v in msg.status[0].values}
-            series.status.append({"t": t, **values})
-        elif message.topic == "/odom":
-            p = msg.pose.pose
-            series.odom.append((t, p.position.x, p.position.y, _yaw(p.orientation), msg.twist.twist.linear.x))
-        elif message.topic == "/cmd_vel":
-            twist = getattr(msg, "twist", msg)
+        topic = graph_name(message.topic)  # a run recorded in a namespace reads the same
+        if topic == SAFETY_STATUS and msg.status:
+            series.status.append({"t": t, **diagnostics_from_msg(msg)[0].values})
+        elif topic == ODOM:
+            odom = odometry_from_msg(msg)
+            series.odom.append((t, odom.x, odom.y, odom.yaw, odom.speed))
+        elif topic == CMD_VEL:
+            speed, angular_z = twist_from_msg(msg)
             latency = None
             if hasattr(msg, "header") and msg.header.stamp.sec > 0:
                 latency = message.stamp_ns / 1e9 - stamp_to_sec(msg.header.stamp)
-            series.cmd.append((t, twist.linear.x, twist.angular.z, latency))
-        elif message.topic == "/camera/image_raw":
+            series.cmd.append((t, speed, angular_z, latency))
+        elif topic == CAMERA_IMAGE:
             image_index += 1
             if image_index % frame_stride == 0 and len(series.frames) < max_frames:
                 frame = image_to_bgr(msg)
                 scale = 320 / frame.shape[1]
                 small = cv2.resize(frame, (320, round(frame.shape[0] * scale)), interpolation=cv2.INTER_AREA)
                 series.frames.append((t, stamp_to_sec(msg.header.stamp), small))
-        elif message.topic == "/detections":
+        elif topic == DETECTIONS:
+            found = detections_from_msg(msg)
             series.detections[round(stamp_to_sec(msg.header.stamp), 6)] = [
-                (
-                    d.results[0].hypothesis.class_id if d.results else "?",
-                    d.results[0].hypothesis.score if d.results else 0.0,
-                    (d.bbox.center.position.x, d.bbox.center.position.y, d.bbox.size_x, d.bbox.size_y),
+                (name, float(score), ((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1))
+                for (x1, y1, x2, y2), score, name in zip(
+                    found.boxes.tolist(), found.scores, found.names, strict=True
                 )
-                for d in msg.detections
             ]
-        elif message.topic in ("/sim/ground_truth", "/obstacles"):
-            points = np.array([[d.bbox.center.position.x, d.bbox.center.position.y] for d in msg.detections])
-            if message.topic == "/sim/ground_truth":
-                series.truth.append((t, points.reshape(-1, 2)))
+        elif topic in (GROUND_TRUTH, OBSTACLES):
+            boxes = obstacles_from_msg(msg)
+            points = np.array([b.position for b in boxes], dtype=np.float64).reshape(-1, 2)
+            if topic == GROUND_TRUTH:
+                series.truth.append((t, points))
             else:
-                series.obstacles.append((t, points.reshape(-1, 2)))
-                series.obstacle_ids.append([d.id for d in msg.detections])
-        elif message.topic == "/obstacle_map":
+                series.obstacles.append((t, points))
+                series.obstacle_ids.append([b.id for b in boxes])
+        elif topic == OBSTACLE_MAP:
             grid_index += 1
             if grid_index % grid_stride == 0:
-                cells = np.asarray(msg.data, dtype=np.int8).reshape(msg.info.height, msg.info.width)
-                origin = (msg.info.origin.position.x, msg.info.origin.position.y)
-                series.grids.append((t, cells, msg.info.resolution, origin))
+                grid = grid_from_msg(msg)
+                series.grids.append((t, grid.cells, grid.resolution, grid.origin[:2]))
     return series
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
@@ -23,6 +23,11 @@ from edge_rover.common.conventions import (
     ANGULAR_Z_HELP,
     ANGULAR_Z_PARAM,
 )
+from edge_rover.common.graph import BATTERY, CMD_VEL, DIAGNOSTICS, ESTOP, ODOM
+from edge_rover.common.msgs.battery import battery_to_msg
+from edge_rover.common.msgs.diagnostics import ERROR, OK, WARN, Status, diagnostics_to_msg
+from edge_rover.common.msgs.odometry import odometry_to_msg
+from edge_rover.common.msgs.twist import twist_from_msg
 from edge_rover.common.node_runner import run_node
 from edge_rover.common.params import ParamSpec, declare_validated
 from edge_rover.common.qos import RELIABLE_QOS
@@ -30,7 +35,6 @@ from edge_rover.control.mcu_link.bridge_logic import command_frame
 from edge_rover.control.mcu_link.odometry import OdometryEstimate, body_twist, integrate
 from edge_rover.control.mcu_link.serial_link import SerialLink
 from edge_rover.control.mcu_link.serial_protocol import TelemetryFrame
-from edge_rover.control.ros_conversions import battery_state, estimate_to_odometry
 
 PARAM_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
@@ -105,11 +109,11 @@ class SerialBridgeNode(Node):
         self._was_connected: bool | None = None
 
         cmd_type = TwistStamped if self.p["cmd_vel_stamped"] else Twist
-        self.create_subscription(cmd_type, "/cmd_vel", self._on_cmd_vel, RELIABLE_QOS)
-        self.create_subscription(Bool, "/estop", self._on_estop, RELIABLE_QOS)
-        self._pub_odom = self.create_publisher(Odometry, "/odom", RELIABLE_QOS)
-        self._pub_battery = self.create_publisher(BatteryState, "/battery", RELIABLE_QOS)
-        self._pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_QOS)
+        self.create_subscription(cmd_type, CMD_VEL, self._on_cmd_vel, RELIABLE_QOS)
+        self.create_subscription(Bool, ESTOP, self._on_estop, RELIABLE_QOS)
+        self._pub_odom = self.create_publisher(Odometry, ODOM, RELIABLE_QOS)
+        self._pub_battery = self.create_publisher(BatteryState, BATTERY, RELIABLE_QOS)
+        self._pub_diag = self.create_publisher(DiagnosticArray, DIAGNOSTICS, RELIABLE_QOS)
         self._timer = self.create_timer(1.0 / self.p["command_rate_hz"], self._tick)
         self.create_timer(1.0, self._publish_diagnostics)
         self.get_logger().info(
@@ -122,8 +126,7 @@ class SerialBridgeNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_cmd_vel(self, msg: Twist | TwistStamped) -> None:
-        twist = msg.twist if isinstance(msg, TwistStamped) else msg
-        self._twist = (float(twist.linear.x), float(twist.angular.z))
+        self._twist = twist_from_msg(msg)
         self._twist_received = self._now()
 
     def _on_estop(self, msg: Bool) -> None:
@@ -181,23 +184,21 @@ class SerialBridgeNode(Node):
         self._odom = integrate(self._odom, now, speed, yaw_rate)
         stamp = self.get_clock().now().to_msg()
         if self.p["publish_odom"]:
-            self._pub_odom.publish(
-                estimate_to_odometry(self._odom, stamp, self.p["odom_frame"], self.p["base_frame"])
-            )
-        self._pub_battery.publish(battery_state(frame.battery_mv / 1000.0, frame.battery_ma / 1000.0, stamp))
+            self._pub_odom.publish(_odometry(self._odom, stamp, self.p["odom_frame"], self.p["base_frame"]))
+        self._pub_battery.publish(battery_to_msg(frame.battery_mv / 1000.0, frame.battery_ma / 1000.0, stamp))
 
     def _publish_diagnostics(self) -> None:
         now = self._now()
         status = self.link.status
         tel_age = None if self._telemetry_received is None else now - self._telemetry_received
-        level, message = DiagnosticStatus.OK, "link up"
+        level, message = OK, "link up"
         faults = self._telemetry.fault_names() if self._telemetry else []
         if not status.connected:
-            level, message = DiagnosticStatus.ERROR, f"port down: {status.last_error}"
+            level, message = ERROR, f"port down: {status.last_error}"
         elif tel_age is None or tel_age > self.p["telemetry_timeout"]:
-            level, message = DiagnosticStatus.ERROR, "no telemetry from the MCU"
+            level, message = ERROR, "no telemetry from the MCU"
         elif set(faults) - {"braking"}:
-            level, message = DiagnosticStatus.WARN, f"MCU faults: {', '.join(faults)}"
+            level, message = WARN, f"MCU faults: {', '.join(faults)}"
         values = {
             "port": self.p["port"],
             "connected": str(status.connected).lower(),
@@ -212,22 +213,32 @@ class SerialBridgeNode(Node):
             "mcu_faults": ",".join(faults),
             "battery_v": f"{self._telemetry.battery_mv / 1000.0:.2f}" if self._telemetry else "nan",
         }
-        msg = DiagnosticArray()
-        msg.header.stamp = self.get_clock().now().to_msg()
-        msg.status = [
-            DiagnosticStatus(
-                level=level,
-                name="serial_bridge: link",
-                hardware_id=self.p["port"],
-                message=message,
-                values=[KeyValue(key=k, value=v) for k, v in values.items()],
-            )
-        ]
-        self._pub_diag.publish(msg)
+        report = Status(
+            name="serial_bridge: link",
+            level=level,
+            message=message,
+            values=values,
+            hardware_id=self.p["port"],
+        )
+        self._pub_diag.publish(diagnostics_to_msg(report, self.get_clock().now().to_msg()))
 
     def destroy_node(self) -> None:
         self.link.close()
         super().destroy_node()
+
+
+def _odometry(estimate: OdometryEstimate, stamp: Any, odom_frame: str, base_frame: str) -> Odometry:
+    # Wheel odometry: the pose drifts, the twist is good; the diagonal covariances say so.
+    return odometry_to_msg(
+        (estimate.x, estimate.y, estimate.yaw),
+        estimate.speed,
+        estimate.yaw_rate,
+        stamp,
+        odom_frame,
+        base_frame,
+        pose_variance=(0.05, 0.05, 0.1),
+        twist_variance=(0.01, 0.02),
+    )
 
 
 def main(args: list[str] | None = None) -> int:

@@ -18,16 +18,18 @@ import sys
 import time
 
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
 from edge_rover.calibration.calibration_io import load_camera_info
 from edge_rover.common.camera_model import CalibrationError, CameraIntrinsics
+from edge_rover.common.graph import CAMERA_IMAGE, CAMERA_INFO, DIAGNOSTICS
+from edge_rover.common.msgs.diagnostics import ERROR, OK, WARN, Status, diagnostics_to_msg
+from edge_rover.common.msgs.image import bgr_to_image, intrinsics_to_camera_info
 from edge_rover.common.node_runner import run_node
 from edge_rover.common.params import ParamSpec, declare_validated, read_at_start
 from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
-from edge_rover.common.ros_conversions import bgr_to_image, intrinsics_to_camera_info
 from edge_rover.perception.camera.capture import (
     CameraError,
     CameraState,
@@ -100,9 +102,9 @@ class CameraNode(Node):
         self.spec = parse_source(self.params["source"], self.width, self.height, self.params["fps"])
         require_capture_backend(self.spec)
         self.intrinsics = intrinsics_for_output(self.calibration, self.width, self.height)
-        self.image_pub = self.create_publisher(Image, "/camera/image_raw", SENSOR_QOS)
-        self.info_pub = self.create_publisher(CameraInfo, "/camera/camera_info", SENSOR_QOS)
-        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_QOS)
+        self.image_pub = self.create_publisher(Image, CAMERA_IMAGE, SENSOR_QOS)
+        self.info_pub = self.create_publisher(CameraInfo, CAMERA_INFO, SENSOR_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS, RELIABLE_QOS)
         self.camera = ReconnectingCamera(
             opener=lambda: open_source(
                 self.spec, self.width, self.height, self.params["fps"], self.params["loop"]
@@ -171,30 +173,25 @@ class CameraNode(Node):
     def _publish_diagnostics(self) -> None:
         state = self.camera.state
         level = {
-            CameraState.STREAMING: DiagnosticStatus.OK,
-            CameraState.ENDED: DiagnosticStatus.WARN,
-            CameraState.RECONNECTING: DiagnosticStatus.ERROR,
+            CameraState.STREAMING: OK,
+            CameraState.ENDED: WARN,
+            CameraState.RECONNECTING: ERROR,
         }[state]
         message = state.value + (f": {self.camera.last_error}" if self.camera.last_error else "")
         if self.freeze.frozen and state == CameraState.STREAMING:
-            level, message = DiagnosticStatus.ERROR, self._frozen_message(time.monotonic())
-        status = DiagnosticStatus(
-            level=level,
-            name="camera",
-            hardware_id=self.spec.location,
-            message=message,
-            values=[
-                KeyValue(key="published", value=str(self.published)),
-                KeyValue(key="frozen", value=str(self.freeze.frozen).lower()),
-                KeyValue(key="freezes", value=str(self.freeze.freezes)),
-                KeyValue(key="withheld_frozen", value=str(self.withheld_frozen)),
-                KeyValue(key="reconnect_attempts", value=str(self.camera.reconnects)),
-                KeyValue(key="dropped_stale", value=str(self.grabber.dropped if self.grabber else 0)),
-            ],
+            level, message = ERROR, self._frozen_message(time.monotonic())
+        values = {
+            "published": str(self.published),
+            "frozen": str(self.freeze.frozen).lower(),
+            "freezes": str(self.freeze.freezes),
+            "withheld_frozen": str(self.withheld_frozen),
+            "reconnect_attempts": str(self.camera.reconnects),
+            "dropped_stale": str(self.grabber.dropped if self.grabber else 0),
+        }
+        status = Status(
+            name="camera", level=level, message=message, values=values, hardware_id=self.spec.location
         )
-        msg = DiagnosticArray(status=[status])
-        msg.header.stamp = self.get_clock().now().to_msg()
-        self.diag_pub.publish(msg)
+        self.diag_pub.publish(diagnostics_to_msg(status, self.get_clock().now().to_msg()))
 
     def close(self) -> None:
         if self.grabber is not None:

@@ -13,28 +13,25 @@ import threading
 import time
 from pathlib import Path
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 
 from edge_rover.calibration.calibration_io import resolve_url
+from edge_rover.common.graph import CAMERA_IMAGE, DETECTIONS, DETECTIONS_IMAGE, DIAGNOSTICS
+from edge_rover.common.msgs.detections import detections_to_msg
+from edge_rover.common.msgs.diagnostics import Status, diagnostics_to_msg
+from edge_rover.common.msgs.image import ImageConversionError, bgr_to_image, compressed_to_bgr, image_to_bgr
+from edge_rover.common.msgs.stamps import stamp_to_sec
 from edge_rover.common.node_runner import run_node
 from edge_rover.common.params import ParamSpec, declare_validated, read_at_start
 from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
-from edge_rover.common.ros_conversions import (
-    ImageConversionError,
-    bgr_to_image,
-    compressed_to_bgr,
-    image_to_bgr,
-    stamp_to_sec,
-)
 from edge_rover.perception.detection.backends import BACKENDS, resolve_backend
 from edge_rover.perception.detection.detector import Detector, DetectorConfig
 from edge_rover.perception.detection.drawing import draw_detections
 from edge_rover.perception.detection.model_card import DOMAINS, domain_mismatch
 from edge_rover.perception.detection.monitoring import WARN, DetectorStats, not_ready_status
-from edge_rover.perception.detection.ros_conversions import detections_to_msg
 from edge_rover.perception.detection.tensorrt_engine import PRECISIONS
 from edge_rover.perception.detection.types import BackendUnavailableError, FrameError, ModelLoadError
 
@@ -45,7 +42,9 @@ DEFAULT_MODEL = "package://edge_rover/models/edge_rover_yolov8n_int8.onnx"
 PARAM_SPECS: tuple[ParamSpec, ...] = read_at_start(
     [
         ParamSpec(
-            "image_topic", "/camera/image_raw", "raw image topic (the compressed one is <topic>/compressed)"
+            "image_topic",
+            CAMERA_IMAGE,
+            "raw image topic, relative to the node's namespace (the compressed one is <topic>/compressed)",
         ),
         ParamSpec(
             "transport",
@@ -184,11 +183,11 @@ class DetectorNode(Node):
 
         self.detections_pub = self.create_publisher(
             Detection2DArray,
-            "/detections",
+            DETECTIONS,
             SENSOR_QOS,
         )
-        self.image_pub = self.create_publisher(Image, "/detections/image", SENSOR_QOS)
-        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_QOS)
+        self.image_pub = self.create_publisher(Image, DETECTIONS_IMAGE, SENSOR_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS, RELIABLE_QOS)
         if values["transport"] == "compressed":
             topic, msg_type, self._to_bgr = (
                 values["image_topic"] + "/compressed",
@@ -270,7 +269,10 @@ class DetectorNode(Node):
             return
         if not self.context.ok():  # shutting down: the publishers are gone
             return
-        self.detections_pub.publish(detections_to_msg(result.detections, msg.header))
+        found = result.detections
+        self.detections_pub.publish(
+            detections_to_msg(found.boxes, found.scores, found.names(), msg.header.stamp, msg.header.frame_id)
+        )
         if self.image_pub.get_subscription_count() > 0:
             annotated = draw_detections(image, result.detections)
             self.image_pub.publish(bgr_to_image(annotated, msg.header.stamp, msg.header.frame_id))
@@ -320,16 +322,14 @@ class DetectorNode(Node):
                                      time.monotonic() - self._loading_since)  # fmt: skip
         if readiness is not None:
             level, message = readiness
-        status = DiagnosticStatus(
-            level=bytes([level]),
+        status = Status(
             name=f"{self.get_name()}: detector",
+            level=level,
             message=message,
+            values=values,
             hardware_id=choice.backend,
         )
-        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
-        array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
-        self.diag_pub.publish(array)
+        self.diag_pub.publish(diagnostics_to_msg(status, self.get_clock().now().to_msg()))
         if self._load_error is not None:
             raise self._load_error  # from the executor: run_node reports it in one line, exit 1
 

@@ -12,8 +12,8 @@ guessed calibration. Downstream watchdogs then see silence and stop the rover.
 
 from __future__ import annotations
 
-import math
 import sys
+from collections.abc import Sequence
 
 from nav_msgs.msg import OccupancyGrid, Odometry
 from rclpy.node import Node
@@ -23,19 +23,25 @@ from visualization_msgs.msg import MarkerArray
 
 from edge_rover.calibration.calibration_io import load_extrinsics, resolve_url
 from edge_rover.common.camera_model import CalibrationError, CameraExtrinsics, CameraRig
+from edge_rover.common.graph import CAMERA_INFO, DETECTIONS, OBSTACLE_MAP, OBSTACLE_MARKERS, OBSTACLES, ODOM
+from edge_rover.common.msgs.detections import detections_from_msg
+from edge_rover.common.msgs.grid import grid_to_msg
+from edge_rover.common.msgs.image import camera_info_to_intrinsics
+from edge_rover.common.msgs.markers import obstacle_markers
+from edge_rover.common.msgs.obstacles import Obstacle3D, obstacles_to_msg
+from edge_rover.common.msgs.odometry import odometry_from_msg
+from edge_rover.common.msgs.stamps import stamp_to_sec
 from edge_rover.common.node_runner import run_node
 from edge_rover.common.params import ParamSpec, declare_validated
 from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
-from edge_rover.common.ros_conversions import camera_info_to_intrinsics, stamp_to_sec
 from edge_rover.perception.mapping.ground_projection import ProjectionConfig
-from edge_rover.perception.mapping.obstacle_conversions import (
-    detections_from_msg,
-    grid_to_msg,
-    markers_to_msg,
-    obstacles_to_msg,
-)
 from edge_rover.perception.mapping.obstacle_mapper import MapperConfig, ObstacleMapperCore, OdomSample
-from edge_rover.perception.mapping.obstacle_types import ClassProfiles, load_class_profiles
+from edge_rover.perception.mapping.obstacle_types import (
+    ClassProfiles,
+    Detection2D,
+    TrackedObstacle,
+    load_class_profiles,
+)
 from edge_rover.perception.mapping.occupancy_grid import RESOLUTION_RANGE, GridConfig
 from edge_rover.perception.mapping.tracker import TrackerConfig
 
@@ -111,8 +117,25 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
 )
 
 
-def _pitch_from_quaternion(x: float, y: float, z: float, w: float) -> float:
-    return math.asin(max(-1.0, min(1.0, 2.0 * (w * y - z * x))))
+def track_to_obstacle(track: TrackedObstacle) -> Obstacle3D:
+    """A track as an ``obstacles`` box (the convention: common/msgs/obstacles.py)."""
+    return Obstacle3D(
+        id=str(track.track_id),
+        class_name=track.class_name,
+        score=float(track.score),
+        position=(float(track.position[0]), float(track.position[1])),
+        size=tuple(float(v) for v in track.size),
+        velocity=(float(track.velocity[0]), float(track.velocity[1])),
+        covariance=track.covariance,
+    )
+
+
+def boxes_from_msg(msg: Detection2DArray, class_names: Sequence[str]) -> list[Detection2D]:
+    decoded = detections_from_msg(msg, class_names)
+    return [
+        Detection2D(tuple(float(v) for v in box), name, float(score))
+        for box, score, name in zip(decoded.boxes, decoded.scores, decoded.names, strict=True)
+    ]
 
 
 class ObstacleMapperNode(Node):
@@ -164,13 +187,13 @@ class ObstacleMapperNode(Node):
         self.setup_error = None if (self.extrinsics is not None and profiles is not None) else "bad config"
         self.odom: OdomSample | None = None
         self.published = 0
-        self.obstacles_pub = self.create_publisher(Detection3DArray, "/obstacles", RELIABLE_QOS)
-        self.grid_pub = self.create_publisher(OccupancyGrid, "/obstacle_map", RELIABLE_QOS)
-        self.markers_pub = self.create_publisher(MarkerArray, "/obstacles/markers", RELIABLE_QOS)
-        self.create_subscription(CameraInfo, "/camera/camera_info", self.on_camera_info, SENSOR_QOS)
-        self.create_subscription(Detection2DArray, "/detections", self.on_detections, SENSOR_QOS)
+        self.obstacles_pub = self.create_publisher(Detection3DArray, OBSTACLES, RELIABLE_QOS)
+        self.grid_pub = self.create_publisher(OccupancyGrid, OBSTACLE_MAP, RELIABLE_QOS)
+        self.markers_pub = self.create_publisher(MarkerArray, OBSTACLE_MARKERS, RELIABLE_QOS)
+        self.create_subscription(CameraInfo, CAMERA_INFO, self.on_camera_info, SENSOR_QOS)
+        self.create_subscription(Detection2DArray, DETECTIONS, self.on_detections, SENSOR_QOS)
         if self.use_odom:
-            self.create_subscription(Odometry, "/odom", self.on_odom, SENSOR_QOS)
+            self.create_subscription(Odometry, ODOM, self.on_odom, SENSOR_QOS)
         self.create_timer(10.0, self.log_stats)
         self.get_logger().info(
             f"obstacle_mapper ready: extrinsics {'ok' if self.extrinsics else 'MISSING'}, "
@@ -209,13 +232,8 @@ class ObstacleMapperNode(Node):
         self.core.set_rig(CameraRig(intrinsics, self.extrinsics))
 
     def on_odom(self, msg: Odometry) -> None:
-        q = msg.pose.pose.orientation
-        self.odom = OdomSample(
-            stamp=stamp_to_sec(msg.header.stamp),
-            speed=float(msg.twist.twist.linear.x),
-            yaw_rate=float(msg.twist.twist.angular.z),
-            pitch=_pitch_from_quaternion(q.x, q.y, q.z, q.w),
-        )
+        odom = odometry_from_msg(msg)
+        self.odom = OdomSample(stamp=odom.stamp, speed=odom.speed, yaw_rate=odom.yaw_rate, pitch=odom.pitch)
 
     def on_detections(self, msg: Detection2DArray) -> None:
         if self.setup_error is not None:
@@ -226,7 +244,9 @@ class ObstacleMapperNode(Node):
             return
         stamp = stamp_to_sec(msg.header.stamp)
         now = self.get_clock().now().nanoseconds * 1e-9
-        result = self.core.process(detections_from_msg(msg, self.core.profiles), stamp, now, self.odom)
+        result = self.core.process(
+            boxes_from_msg(msg, list(self.core.profiles.profiles)), stamp, now, self.odom
+        )
         if isinstance(result, str):
             self._log_drop(result, stamp, now)
             return
@@ -234,16 +254,17 @@ class ObstacleMapperNode(Node):
             self.get_logger().warning(f"tracker and grid reset: {result.reset}")
         # Grid first: the controller decides the moment /obstacles arrives, and should see this
         # frame's grid when it does.
+        config = self.core.grid.config
         self.grid_pub.publish(
-            grid_to_msg(result.grid, self.core.grid.config, msg.header.stamp, self.frame_id)
+            grid_to_msg(result.grid, config.resolution, config.origin, msg.header.stamp, self.frame_id)
         )
-        self.obstacles_pub.publish(obstacles_to_msg(result.tracks, msg.header.stamp, self.frame_id))
+        obstacles = [track_to_obstacle(t) for t in result.tracks]
+        self.obstacles_pub.publish(obstacles_to_msg(obstacles, msg.header.stamp, self.frame_id))
         if self.publish_markers:
             ego_speed = result.ego.speed if result.ego is not None else 0.0
             ego_yaw = result.ego.yaw_rate if result.ego is not None else 0.0
-            self.markers_pub.publish(
-                markers_to_msg(result.tracks, msg.header.stamp, self.frame_id, ego_speed, ego_yaw)
-            )
+            ttcs = [t.time_to_collision(ego_speed, ego_yaw) for t in result.tracks]
+            self.markers_pub.publish(obstacle_markers(obstacles, ttcs, msg.header.stamp, self.frame_id))
         self.published += 1
 
     def _log_drop(self, reason: str, stamp: float, now: float) -> None:

@@ -14,7 +14,8 @@ from vision_msgs.msg import Detection2D, Detection2DArray
 from edge_rover.bags.reader import BagError, bag_info, read_messages
 from edge_rover.bags.replay import ReplayClock
 from edge_rover.bags.writer import BagWriter
-from edge_rover.common.ros_conversions import bgr_to_image, image_to_bgr, sec_to_stamp
+from edge_rover.common.msgs.image import bgr_to_image, image_to_bgr
+from edge_rover.common.msgs.stamps import sec_to_stamp
 
 
 def _write_bag(path: Path, storage: str, frames: int = 20) -> None:

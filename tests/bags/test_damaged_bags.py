@@ -17,7 +17,8 @@ from rclpy.serialization import serialize_message
 
 from edge_rover.bags.reader import BagError, bag_info, read_messages
 from edge_rover.bags.writer import BagWriter
-from edge_rover.common.ros_conversions import bgr_to_image, sec_to_stamp
+from edge_rover.common.msgs.image import bgr_to_image
+from edge_rover.common.msgs.stamps import sec_to_stamp
 
 IMAGE = "sensor_msgs/msg/Image"
 

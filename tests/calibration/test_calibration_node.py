@@ -34,8 +34,9 @@ def test_node_calibrates_from_the_image_topic_and_writes_the_yaml(ros_context, t
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import Image
 
+    from edge_rover.common.msgs.image import bgr_to_image
+    from edge_rover.common.msgs.stamps import sec_to_stamp
     from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
-    from edge_rover.common.ros_conversions import bgr_to_image, sec_to_stamp
 
     camera = default_sim_camera()
     pattern = CheckerPattern(9, 6, 0.04, 0.04)

@@ -14,7 +14,7 @@ pytest.importorskip("rclpy")
 
 from sensor_msgs.msg import CompressedImage, Image
 
-from edge_rover.common.ros_conversions import ImageConversionError, compressed_to_bgr, image_to_bgr
+from edge_rover.common.msgs.image import ImageConversionError, compressed_to_bgr, image_to_bgr
 
 ENCODINGS = ["bgr8", "rgb8", "mono8", "bgra8", "rgba8", "BGR8", "yuv422", "16UC1", "", "bgr8\x00"]
 

@@ -13,9 +13,10 @@ from geometry_msgs.msg import TwistStamped
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo
-from vision_msgs.msg import Detection2DArray, Detection3D, Detection3DArray
+from vision_msgs.msg import Detection2DArray, Detection3DArray
 from visualization_msgs.msg import MarkerArray
 
+from edge_rover.common.msgs.obstacles import UNKNOWN_CLASS, Obstacle3D, obstacles_to_msg
 from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
 from edge_rover.control.controller_node import ControllerNode
 from tests.ros_helpers import spin_until
@@ -68,18 +69,12 @@ class Harness:
         det = Detection2DArray()
         det.header.stamp = stamp
         self.pub_det.publish(det)
-        obstacles = Detection3DArray()
-        obstacles.header.stamp = stamp
-        obstacles.header.frame_id = "base_link"
+        boxes = []
         if self.obstacle_x is not None:
             if self.cmds:  # the rover drives towards it at the commanded speed
                 self.obstacle_x -= self.cmds[-1].twist.linear.x / 30.0
-            d = Detection3D()
-            d.id = "7"
-            d.bbox.center.position.x = self.obstacle_x
-            d.bbox.size.x = d.bbox.size.y = d.bbox.size.z = 0.5
-            obstacles.detections = [d]
-        self.pub_obstacles.publish(obstacles)
+            boxes = [Obstacle3D("7", UNKNOWN_CLASS, 1.0, (self.obstacle_x, 0.0), (0.5, 0.5, 0.5))]
+        self.pub_obstacles.publish(obstacles_to_msg(boxes, stamp, "base_link"))
 
     def spin_until(self, predicate, timeout: float) -> bool:
         return spin_until(self.executor, predicate, timeout)

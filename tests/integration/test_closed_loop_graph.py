@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_rover.common.graph import TOPICS
+from edge_rover.common.graph import CMD_VEL, DETECTIONS_IMAGE, TOPICS, resolve
 from tests.ros_helpers import running_process, shared_memory_transport, spin_until
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -27,7 +27,7 @@ def test_rover_stops_for_the_crossing_pedestrian_through_the_real_graph(ros_cont
     node = rclpy.create_node("graph_probe", context=ros_context)
     # Subscribe to the annotated image so the detector publishes it (it does only when watched).
     node.create_subscription(
-        get_message("sensor_msgs/msg/Image"), "/detections/image", lambda _m: None, SENSOR_QOS
+        get_message("sensor_msgs/msg/Image"), resolve(DETECTIONS_IMAGE), lambda _m: None, SENSOR_QOS
     )
     executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(node)
@@ -35,7 +35,7 @@ def test_rover_stops_for_the_crossing_pedestrian_through_the_real_graph(ros_cont
 
     def look() -> bool:
         for topic in TOPICS:
-            for info in node.get_publishers_info_by_topic(topic):
+            for info in node.get_publishers_info_by_topic(resolve(topic)):
                 publishers.setdefault(topic, set()).add(info.topic_type)
         return all(t in publishers for t, spec in TOPICS.items() if not spec.optional)
 
@@ -55,7 +55,7 @@ def test_rover_stops_for_the_crossing_pedestrian_through_the_real_graph(ros_cont
     missing = [t for t, spec in TOPICS.items() if not spec.optional and t not in publishers]
     assert not missing, f"topics never published: {missing}\n{output[-3000:]}"
     for topic, types in publishers.items():
-        if topic != "/cmd_vel":  # Twist or TwistStamped by parameter
+        if topic != CMD_VEL:  # Twist or TwistStamped by parameter
             assert types == {TOPICS[topic].type_name}, (topic, types)
     assert metrics_path.is_file(), f"the simulator wrote no metrics:\n{output[-3000:]}"
     metrics = json.loads(metrics_path.read_text())

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_rover.common.graph import TOPICS
+from edge_rover.common.graph import DETECTIONS, GROUND_TRUTH, TOPICS
 from edge_rover.common.graph_checks import Endpoint, check_qos
 from edge_rover.tools.doctor_checks import (
     GraphSnapshot,
@@ -30,9 +30,11 @@ def test_qos_mismatch_is_reported_with_the_fix() -> None:
 
 def test_missing_publisher_and_optional_topics() -> None:
     snap = GraphSnapshot()
-    [result] = check_topic(TOPICS["/detections"], snap)
-    assert not result.ok and "detector" in result.fix
-    assert check_topic(TOPICS["/sim/ground_truth"], snap) == []
+    [result] = check_topic(TOPICS[DETECTIONS], snap)
+    assert not result.ok and "detector" in result.fix and result.what.startswith("/detections:")
+    [namespaced] = check_topic(TOPICS[DETECTIONS], GraphSnapshot(namespace="rover1"))
+    assert namespaced.what.startswith("/rover1/detections:")
+    assert check_topic(TOPICS[GROUND_TRUTH], snap) == []
 
 
 def test_camera_info_size_mismatch() -> None:

@@ -274,21 +274,11 @@ def _graph_fault_run(ros_context: object, tmp_path: Path) -> None:
 
 def _detections(stamp: object, boxes: list[tuple[float, float, float, float, str]]) -> object:
     """A Detection2DArray as the detector publishes it; boxes are (cx, cy, w, h, class) in pixels."""
-    from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
+    from edge_rover.common.msgs.detections import detections_to_msg
 
-    msg = Detection2DArray()
-    msg.header.stamp = stamp
-    msg.header.frame_id = "camera_optical_frame"
-    for cx, cy, w, h, name in boxes:
-        det = Detection2D()
-        det.header = msg.header
-        det.bbox.center.position.x, det.bbox.center.position.y = cx, cy
-        det.bbox.size_x, det.bbox.size_y = w, h
-        hypothesis = ObjectHypothesisWithPose()
-        hypothesis.hypothesis.class_id, hypothesis.hypothesis.score = name, 0.9
-        det.results = [hypothesis]
-        msg.detections.append(det)
-    return msg
+    corners = [(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2) for cx, cy, w, h, _ in boxes]
+    names = [name for *_, name in boxes]
+    return detections_to_msg(corners, [0.9] * len(boxes), names, stamp, "camera_optical_frame")
 
 
 def test_nan_detections_and_a_frozen_camera_end_in_a_safe_reported_state(ros_context) -> None:
@@ -305,8 +295,9 @@ def test_nan_detections_and_a_frozen_camera_end_in_a_safe_reported_state(ros_con
     from vision_msgs.msg import Detection2DArray, Detection3DArray
 
     from edge_rover.calibration.calibration_io import load_camera_info
+    from edge_rover.common.msgs.image import intrinsics_to_camera_info
+    from edge_rover.common.msgs.stamps import sec_to_stamp
     from edge_rover.common.qos import SENSOR_QOS
-    from edge_rover.common.ros_conversions import intrinsics_to_camera_info, sec_to_stamp
 
     probe = Probe(ros_context)
     node = probe.node

@@ -66,7 +66,8 @@ def _gap_bag(path: Path) -> tuple[float, float]:
     """Simulator frames at FPS with no camera message for GAP_S; returns (last stamp before the
     gap, first stamp after it)."""
     from edge_rover.bags.writer import BagWriter
-    from edge_rover.common.ros_conversions import bgr_to_image, intrinsics_to_camera_info, sec_to_stamp
+    from edge_rover.common.msgs.image import bgr_to_image, intrinsics_to_camera_info
+    from edge_rover.common.msgs.stamps import sec_to_stamp
     from edge_rover.simulation.closed_loop import default_rig
     from edge_rover.simulation.frames import scenario_frames
 
@@ -189,8 +190,8 @@ def test_frozen_camera_stops_publishing_the_rover_stops_and_drives_after_it_thaw
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import CameraInfo
 
+    from edge_rover.common.msgs.stamps import stamp_to_sec
     from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
-    from edge_rover.common.ros_conversions import stamp_to_sec
     from edge_rover.simulation.frames import scenario_frames
 
     folder = tmp_path / "frames"

@@ -9,19 +9,17 @@ import pytest
 
 pytest.importorskip("rclpy")
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import TwistStamped
-from nav_msgs.msg import OccupancyGrid, Odometry
-from vision_msgs.msg import (
-    Detection2D,
-    Detection2DArray,
-    Detection3D,
-    Detection3DArray,
-    ObjectHypothesisWithPose,
-)
+from diagnostic_msgs.msg import DiagnosticArray
 
 from edge_rover.bags.writer import BagWriter
-from edge_rover.common.ros_conversions import bgr_to_image, sec_to_stamp
+from edge_rover.common.msgs.detections import detections_to_msg
+from edge_rover.common.msgs.diagnostics import Status, diagnostics_to_msg
+from edge_rover.common.msgs.grid import grid_to_msg
+from edge_rover.common.msgs.image import bgr_to_image
+from edge_rover.common.msgs.obstacles import Obstacle3D, obstacles_to_msg
+from edge_rover.common.msgs.odometry import odometry_to_msg
+from edge_rover.common.msgs.stamps import sec_to_stamp
+from edge_rover.common.msgs.twist import twist_stamped_to_msg
 from edge_rover.tools.report import load_run, make_report
 
 FRAMES = 24
@@ -31,13 +29,7 @@ T0 = 1000.0
 def _status(t: float, state: str, ttc: float, brake: float) -> DiagnosticArray:
     values = {"state": state, "ttc": f"{ttc:.3f}", "gap": f"{ttc * 2:.3f}", "brake": f"{brake:.2f}",
               "ego_speed": "2.0", "cmd_steering_angle": "0.0", "latency": "0.030"}  # fmt: skip
-    msg = DiagnosticArray(
-        status=[
-            DiagnosticStatus(name="controller", values=[KeyValue(key=k, value=v) for k, v in values.items()])
-        ]
-    )
-    msg.header.stamp = sec_to_stamp(t)
-    return msg
+    return diagnostics_to_msg(Status(name="controller: safety", level=0, values=values), sec_to_stamp(t))
 
 
 @pytest.fixture(scope="module")
@@ -52,40 +44,25 @@ def run_bag(tmp_path_factory) -> Path:
                 bgr_to_image(np.full((480, 640, 3), i * 8, np.uint8), sec_to_stamp(t), "cam"),
                 ns,
             )
-            det = Detection2D()
-            det.bbox.center.position.x, det.bbox.center.position.y, det.bbox.size_x, det.bbox.size_y = (
-                320.0,
-                300.0,
-                50.0,
-                120.0,
-            )
-            hyp = ObjectHypothesisWithPose()
-            hyp.hypothesis.class_id, hyp.hypothesis.score = "person", 0.9
-            det.results = [hyp]
-            dets = Detection2DArray(detections=[det])
-            dets.header.stamp = sec_to_stamp(t)
+            stamp = sec_to_stamp(t)
+            dets = detections_to_msg([(295.0, 240.0, 345.0, 360.0)], [0.9], ["person"], stamp, "cam")
             bag.write("/detections", dets, ns + 10_000_000)
-            obs = Detection3D(id="7")
-            obs.bbox.center.position.x = 10.0 - i * 0.3
-            obstacles = Detection3DArray(detections=[obs])
-            bag.write("/obstacles", obstacles, ns + 20_000_000)
-            odom = Odometry()
-            odom.pose.pose.position.x = i * 0.2
-            odom.pose.pose.orientation.w = 1.0
-            odom.twist.twist.linear.x = 2.0 if i < 15 else 0.0
+            obs = Obstacle3D("7", "person", 0.9, (10.0 - i * 0.3, 0.0), (0.5, 0.5, 1.7))
+            bag.write("/obstacles", obstacles_to_msg([obs], stamp, "base_link"), ns + 20_000_000)
+            odom = odometry_to_msg(
+                (i * 0.2, 0.0, 0.0), 2.0 if i < 15 else 0.0, 0.0, stamp, "odom", "base_link"
+            )
             bag.write("/odom", odom, ns + 5_000_000)
             state = "drive" if i < 10 else ("partial" if i < 15 else "full")
             bag.write(
                 "/safety/status", _status(t, state, 5.0 - i * 0.2, 0.0 if i < 10 else 1.0), ns + 30_000_000
             )
-            cmd = TwistStamped()
-            cmd.header.stamp = sec_to_stamp(t)
-            cmd.twist.linear.x = 2.0 if i < 10 else 0.0
+            cmd = twist_stamped_to_msg(2.0 if i < 10 else 0.0, 0.0, stamp, "base_link")
             bag.write("/cmd_vel", cmd, ns + 40_000_000)
-            grid = OccupancyGrid()
-            grid.info.width, grid.info.height, grid.info.resolution = 20, 10, 0.5
-            grid.data = [-1] * 100 + [0] * 95 + [100] * 5
-            bag.write("/obstacle_map", grid, ns + 25_000_000)
+            cells = np.array([-1] * 100 + [0] * 95 + [100] * 5, np.int8).reshape(10, 20)
+            bag.write(
+                "/obstacle_map", grid_to_msg(cells, 0.5, (0.0, 0.0), stamp, "base_link"), ns + 25_000_000
+            )
     return path
 
 

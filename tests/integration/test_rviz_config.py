@@ -3,7 +3,7 @@ names only topics the graph publishes, with the right types and compatible QoS."
 
 import yaml
 
-from edge_rover.common.graph import TOPICS
+from edge_rover.common.graph import TOPICS, graph_name
 from tests.conftest import REPO_ROOT
 
 # RViz display class → the message type it subscribes to.
@@ -28,6 +28,9 @@ def test_every_topic_display_names_a_published_topic_of_the_right_type() -> None
         topic = display.get("Topic", {}).get("Value")
         if topic is None:
             continue
+        # RViz runs in the root namespace: its config names the graph's topics resolved there.
+        assert topic.startswith("/"), f"{display['Name']}: {topic} is relative"
+        topic = graph_name(topic)
         assert topic in TOPICS, f"{display['Name']}: {topic} is not published by the graph"
         assert DISPLAY_TYPES[display["Class"]] == TOPICS[topic].type_name, display["Name"]
         # A RELIABLE subscriber never matches a BEST_EFFORT publisher: the classic silent failure.

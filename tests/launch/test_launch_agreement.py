@@ -22,7 +22,7 @@ pytest.importorskip("launch_ros")
 
 from launch.actions import DeclareLaunchArgument, GroupAction
 from launch.utilities import normalize_to_list_of_substitutions, perform_substitutions
-from launch_ros.actions import Node
+from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.utilities import evaluate_parameters
 
 from edge_rover.common.conventions import ANGULAR_Z_PARAM
@@ -57,14 +57,10 @@ def _entities(entities: list, context: LaunchContext):
             yield entity
 
 
-def effective_parameters(
-    path: Path, arguments: dict[str, str] | None = None, strict: bool = False
-) -> dict[str, dict[str, Any]]:
-    """Node name → the parameters it would start with (its spec defaults under what launch sets).
-
-    ``strict``: every argument given must be one the launch file declares (ros2 launch would
-    silently accept a misspelt one).
-    """
+def _evaluated(
+    path: Path, arguments: dict[str, str] | None, strict: bool = False
+) -> tuple[LaunchDescription, LaunchContext]:
+    """The launch description and a context holding its arguments (defaults, then ``arguments``)."""
     description = _description(path)
     context = LaunchContext()
     declared = [e for e in description.entities if isinstance(e, DeclareLaunchArgument)]
@@ -74,6 +70,43 @@ def effective_parameters(
     unknown = set(arguments or {}) - {arg.name for arg in declared}
     assert not (strict and unknown), f"{path.name} declares no argument {sorted(unknown)}"
     context.launch_configurations.update(arguments or {})
+    return description, context
+
+
+def node_namespaces(path: Path, arguments: dict[str, str] | None = None) -> dict[str, str]:
+    """Node name → the namespace it would start in (PushRosNamespace in scoped groups followed)."""
+    description, context = _evaluated(path, arguments, strict=True)
+    found: dict[str, str] = {}
+
+    def walk(entities: list, namespace: str) -> None:
+        for entity in entities:
+            condition = getattr(entity, "condition", None)
+            if condition is not None and not condition.evaluate(context):
+                continue
+            if isinstance(entity, GroupAction):
+                walk(entity.get_sub_entities(), namespace)  # scoped: a push inside ends with the group
+            elif isinstance(entity, PushRosNamespace):
+                pushed = perform_substitutions(context, entity.namespace).strip("/")
+                namespace = f"{namespace}/{pushed}" if pushed else namespace
+            elif isinstance(entity, Node):
+                raw = normalize_to_list_of_substitutions(
+                    entity._Node__node_name or entity._Node__node_executable
+                )
+                found[perform_substitutions(context, raw)] = namespace or "/"
+
+    walk(description.entities, "")
+    return found
+
+
+def effective_parameters(
+    path: Path, arguments: dict[str, str] | None = None, strict: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Node name → the parameters it would start with (its spec defaults under what launch sets).
+
+    ``strict``: every argument given must be one the launch file declares (ros2 launch would
+    silently accept a misspelt one).
+    """
+    description, context = _evaluated(path, arguments, strict)
     defaults = _spec_defaults()
     nodes: dict[str, dict[str, Any]] = {}
     for node in _entities(description.entities, context):
@@ -192,3 +225,15 @@ def test_a_simulator_bag_replays_with_the_sim_model() -> None:
         ROOT / "launch" / "replay.launch.py", {"bag": "/tmp/bag", **args}, strict=True
     )
     assert (nodes["detector"]["model_path"], nodes["detector"]["source_domain"]) == (SIM_MODEL, "sim")
+
+
+@pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
+def test_every_node_runs_in_the_namespace_argument(path: Path) -> None:
+    """namespace:=rover1 moves the whole graph (RViz, whose config names root topics, stays)."""
+    assert set(node_namespaces(path).values()) == {"/"}, path.name
+    arguments = {"namespace": "rover1", "rviz": "true"}
+    if path.name == "replay.launch.py":
+        arguments["bag"] = "/nonexistent"
+    spaces = node_namespaces(path, arguments)
+    assert spaces.pop("rviz2") == "/"
+    assert spaces and set(spaces.values()) == {"/rover1"}, (path.name, spaces)

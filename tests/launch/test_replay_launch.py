@@ -18,8 +18,8 @@ from rclpy.executors import SingleThreadedExecutor
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
 
+from edge_rover.common.msgs.stamps import stamp_to_sec
 from edge_rover.common.qos import SENSOR_QOS
-from edge_rover.common.ros_conversions import stamp_to_sec
 from edge_rover.tools.make_sample_bag import DEFAULT_START_S, write_procedural_bag
 from launch import LaunchDescription
 

@@ -39,8 +39,9 @@ def test_sim_node_publishes_sensors_and_obeys_cmd_vel(ros_context) -> None:
     from sensor_msgs.msg import CameraInfo, Image
     from vision_msgs.msg import Detection3DArray
 
+    from edge_rover.common.msgs.image import image_to_bgr
+    from edge_rover.common.msgs.stamps import stamp_to_sec
     from edge_rover.common.qos import CLOCK_QOS, RELIABLE_QOS, SENSOR_QOS
-    from edge_rover.common.ros_conversions import image_to_bgr, stamp_to_sec
 
     sim, probe, executor = _make_nodes(
         ros_context,

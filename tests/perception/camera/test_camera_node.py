@@ -23,8 +23,9 @@ def test_folder_source_publishes_real_pixels_with_matching_camera_info(ros_conte
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import CameraInfo, Image
 
+    from edge_rover.common.msgs.image import image_to_bgr
+    from edge_rover.common.msgs.stamps import stamp_to_sec
     from edge_rover.common.qos import SENSOR_QOS
-    from edge_rover.common.ros_conversions import image_to_bgr, stamp_to_sec
 
     for i in range(3):
         frame = np.zeros((240, 320, 3), np.uint8)

@@ -24,7 +24,7 @@ def _write_bag(tmp: Path) -> tuple[Path, list[bytes], list[tuple[np.ndarray, np.
     from sensor_msgs.msg import CompressedImage
 
     from edge_rover.bags.writer import BagWriter
-    from edge_rover.common.ros_conversions import sec_to_stamp
+    from edge_rover.common.msgs.stamps import sec_to_stamp
     from edge_rover.perception.detection.evaluation import load_yolo_labels
     from edge_rover.simulation.dataset import export
 
@@ -52,10 +52,10 @@ def test_detector_process_on_a_replayed_bag_with_the_shipped_model(ros_context, 
     from rclpy.node import Node
     from vision_msgs.msg import Detection2DArray
 
+    from edge_rover.common.msgs.detections import detections_from_msg
+    from edge_rover.common.msgs.stamps import stamp_to_sec
     from edge_rover.common.qos import SENSOR_QOS
-    from edge_rover.common.ros_conversions import stamp_to_sec
     from edge_rover.perception.detection.postprocess import box_iou
-    from edge_rover.perception.detection.ros_conversions import detections_from_msg
     from tests.ros_helpers import running_process, spin_until
 
     bag, jpegs, truth = _write_bag(tmp_path)

@@ -50,8 +50,8 @@ def _harness(ros_context):
 def test_bus_image_gives_stamped_detections_and_diagnostics(ros_context, shared_data: Path) -> None:
     from builtin_interfaces.msg import Time
 
-    from edge_rover.common.ros_conversions import bgr_to_image
-    from edge_rover.perception.detection.ros_conversions import detections_from_msg
+    from edge_rover.common.msgs.detections import detections_from_msg
+    from edge_rover.common.msgs.image import bgr_to_image
     from tests.ros_helpers import spin_until
 
     detector = _make_node(ros_context, shared_data)
@@ -185,7 +185,7 @@ def _first_diagnostics(ros_context, detector, image=None) -> dict[str, str]:
     """Spin the node until a /diagnostics status arrives (after a frame, when one is given)."""
     from builtin_interfaces.msg import Time
 
-    from edge_rover.common.ros_conversions import bgr_to_image
+    from edge_rover.common.msgs.image import bgr_to_image
     from tests.ros_helpers import spin_until
 
     harness, executor, got, raw_pub, _ = _harness(ros_context)
@@ -214,8 +214,8 @@ SIM_MODEL = "package://edge_rover/models/edge_rover_yolov8n_int8.onnx"
 def test_shipped_real_model_through_the_node_sees_the_bus_and_the_people(ros_context, shared_data) -> None:
     import json
 
+    from edge_rover.common.msgs.detections import detections_from_msg
     from edge_rover.perception.detection.postprocess import box_iou
-    from edge_rover.perception.detection.ros_conversions import detections_from_msg
 
     image = cv2.imread(str(shared_data / "images" / "bus.jpg"))
     detector = _make_node(ros_context, shared_data, model_path=REAL_MODEL, source_domain="real")

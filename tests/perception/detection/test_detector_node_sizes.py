@@ -22,8 +22,8 @@ def test_wrong_size_frames_are_counted_never_crash_and_boxes_stay_in_each_frames
     from builtin_interfaces.msg import Time
     from sensor_msgs.msg import Image
 
-    from edge_rover.common.ros_conversions import bgr_to_image
-    from edge_rover.perception.detection.ros_conversions import detections_from_msg
+    from edge_rover.common.msgs.detections import detections_from_msg
+    from edge_rover.common.msgs.image import bgr_to_image
     from tests.ros_helpers import spin_until
 
     detector = _make_node(ros_context, shared_data)

@@ -108,37 +108,46 @@ def test_core_uses_fresh_odometry_only() -> None:
 # -- message conventions ---------------------------------------------------------------------------
 
 
-def test_obstacles_message_round_trip() -> None:
+def test_tracks_and_boxes_through_the_messages() -> None:
+    """The node's adapters: a track goes out as an obstacles box, detections come in as boxes."""
     pytest.importorskip("vision_msgs")
-    from edge_rover.common.ros_conversions import sec_to_stamp
-    from edge_rover.perception.mapping.obstacle_conversions import (
-        VELOCITY_RESULT_ID,
-        detections_from_msg,
-        detections_to_msg,
-        obstacles_from_msg,
-        obstacles_to_msg,
-    )
+    from edge_rover.common.msgs.obstacles import VELOCITY_RESULT_ID, obstacles_from_msg, obstacles_to_msg
+    from edge_rover.common.msgs.stamps import sec_to_stamp
+    from edge_rover.perception.mapping.obstacle_mapper_node import boxes_from_msg, track_to_obstacle
 
     covariance = np.diag([0.04, 0.01, 0.09, 0.16])
     track = TrackedObstacle(
         7, "person", np.array([5.0, -1.0]), np.array([0.2, 1.3]), covariance, (0.35, 0.5, 1.7), 0.8
     )
-    msg = obstacles_to_msg([track], sec_to_stamp(12.5), "base_link")
+    msg = obstacles_to_msg([track_to_obstacle(track)], sec_to_stamp(12.5), "base_link")
     det = msg.detections[0]
     assert det.id == "7" and det.header.frame_id == "base_link"
     assert det.bbox.center.position.z == pytest.approx(0.85)
     assert det.results[0].hypothesis.class_id == "person"
     assert det.results[1].hypothesis.class_id == VELOCITY_RESULT_ID and det.results[1].hypothesis.score == 0.0
     (back,) = obstacles_from_msg(msg)
-    assert back.track_id == 7 and back.class_name == "person"
+    assert back.numeric_id == 7 and back.class_name == "person"
     np.testing.assert_allclose(back.position, track.position)
     np.testing.assert_allclose(back.velocity, track.velocity)
     np.testing.assert_allclose(back.covariance, covariance)
     boxes = _frame()
-    decoded = detections_from_msg(detections_to_msg(boxes, sec_to_stamp(1.0), "camera_optical_frame"))
+    sent = _detections_msg(boxes, sec_to_stamp(1.0))
+    decoded = boxes_from_msg(sent, ["person", "car"])
     for a, b in zip(boxes, decoded, strict=True):
         np.testing.assert_allclose(a.box, b.box, atol=1e-9)
         assert a.class_name == b.class_name
+
+
+def _detections_msg(boxes: list, stamp) -> object:
+    from edge_rover.common.msgs.detections import detections_to_msg
+
+    return detections_to_msg(
+        [b.box for b in boxes],
+        [b.score for b in boxes],
+        [b.class_name for b in boxes],
+        stamp,
+        "camera_optical_frame",
+    )
 
 
 # -- the real node -----------------------------------------------------------------------------------
@@ -201,8 +210,7 @@ class _Probe:
         )
 
     def send_frames(self, n: int, with_camera_info: bool = True, scene=SCENE) -> list:
-        from edge_rover.common.ros_conversions import intrinsics_to_camera_info
-        from edge_rover.perception.mapping.obstacle_conversions import detections_to_msg
+        from edge_rover.common.msgs.image import intrinsics_to_camera_info
 
         stamps = []
         for _ in range(n):
@@ -212,7 +220,7 @@ class _Probe:
                     intrinsics_to_camera_info(RIG.intrinsics, stamp, "camera_optical_frame")
                 )
                 spin_until(self.executor, lambda: False, 0.02)
-            self.det_pub.publish(detections_to_msg(_frame(scene), stamp, "camera_optical_frame"))
+            self.det_pub.publish(_detections_msg(_frame(scene), stamp))
             stamps.append(stamp)
             spin_until(self.executor, lambda: False, 0.05)
         return stamps
@@ -220,7 +228,7 @@ class _Probe:
 
 @pytest.mark.ros
 def test_node_publishes_obstacles_where_the_ground_truth_is(ros_context) -> None:
-    from edge_rover.perception.mapping.obstacle_conversions import obstacles_from_msg
+    from edge_rover.common.msgs.obstacles import obstacles_from_msg
 
     node, executor = _node_env(ros_context)
     probe = _Probe(ros_context, executor)

@@ -1,7 +1,12 @@
-"""Message conversion between ROS messages and the pure cores — one place for the project.
+"""sensor_msgs/Image and CompressedImage ↔ BGR pixels; sensor_msgs/CameraInfo ↔ CameraIntrinsics.
 
-Images: sensor_msgs/Image ↔ numpy (bgr8, rgb8, mono8, bgra8, rgba8); sensor_msgs/CompressedImage
-→ numpy. Camera: CameraIntrinsics ↔ sensor_msgs/CameraInfo. Time: stamp ↔ float seconds.
+Images: decoded to HxWx3 uint8 BGR from bgr8, rgb8, mono8, bgra8, rgba8 (rows may be padded:
+``step`` ≥ width × channels); encoded as bgr8, unpadded. An encoding outside that list, an empty
+image or data shorter than ``step × height`` raises :class:`ImageConversionError` (one line).
+CompressedImage: anything OpenCV decodes (JPEG, PNG). CameraInfo: ``k`` = the camera matrix,
+``d`` = distortion in the model named by ``distortion_model`` (``plumb_bob``/``rational_polynomial``
+radtan or ``equidistant`` fisheye), ``r`` = identity, ``p`` = [K | 0] (the image is not rectified);
+``header.frame_id`` = the camera's optical frame, read back as the camera name.
 """
 
 from __future__ import annotations
@@ -18,17 +23,6 @@ _CHANNELS = {"bgr8": 3, "rgb8": 3, "mono8": 1, "bgra8": 4, "rgba8": 4}
 
 class ImageConversionError(ValueError):
     """An image message that cannot be turned into pixels (encoding, size, data length)."""
-
-
-def stamp_to_sec(stamp: Time) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
-
-
-def sec_to_stamp(seconds: float) -> Time:
-    if not np.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"cannot make a ROS stamp from {seconds!r} s")
-    total_ns = round(seconds * 1e9)
-    return Time(sec=total_ns // 1_000_000_000, nanosec=total_ns % 1_000_000_000)
 
 
 def image_to_bgr(msg: Image) -> np.ndarray:
