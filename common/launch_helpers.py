@@ -22,6 +22,7 @@ from edge_rover.common.conventions import (
 )
 from edge_rover.common.dds_profile import INTERFACES_ENV, PROFILE_ENV, launch_profile
 from edge_rover.common.sros2 import KEYSTORE_ENV, SECURITY_ENV, check_secured_launch, enclave_arguments
+from edge_rover.perception.detection.model_card import DOMAIN_MODELS
 
 PACKAGE = "edge_rover"
 
@@ -67,6 +68,44 @@ def shared_arguments() -> list[DeclareLaunchArgument]:
             "the root). /clock stays global",
         ),
     ]
+
+
+# The detector model each world runs (docs/models.md): the simulator-trained model in the
+# simulator, the COCO-trained real-world model on a camera or a bag recorded on a robot.
+SIM_MODEL, REAL_MODEL = DOMAIN_MODELS["sim"], DOMAIN_MODELS["real"]
+MODEL_ARG = "model"
+
+
+def model_argument(source_domain: str) -> DeclareLaunchArgument:
+    """The ``model`` launch argument, defaulting to the shipped model of this world (sim | real)."""
+    default = {"sim": SIM_MODEL, "real": REAL_MODEL}[source_domain]
+    world = "simulator-trained" if source_domain == "sim" else "real-world (COCO)"
+    return DeclareLaunchArgument(
+        MODEL_ARG,
+        default_value=default,
+        description=f"detector model: path, file:// or package:// (default: the {world} model; "
+        "docs/models.md says which to use where)",
+    )
+
+
+SOURCE_DOMAIN_ARG = "source_domain"
+
+
+def source_domain_argument(default: str) -> DeclareLaunchArgument:
+    """Where the replayed images come from (a bag recorded in the simulator: ``sim``)."""
+    return DeclareLaunchArgument(
+        SOURCE_DOMAIN_ARG,
+        default_value=default,
+        choices=["sim", "real"],
+        description="world the images come from: real (a robot's bag) or sim (a simulator bag); the "
+        "detector warns when the model's card says the other",
+    )
+
+
+def detector_overrides(source_domain: str | LaunchConfiguration) -> dict[str, dict]:
+    """The detector's model from the ``model`` argument, and the world its images come from (the
+    domain guard warns when the model card says the other world)."""
+    return {"detector": {"model_path": LaunchConfiguration(MODEL_ARG), "source_domain": source_domain}}
 
 
 def in_namespace(actions: list) -> GroupAction:

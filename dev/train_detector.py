@@ -13,6 +13,14 @@ Stages (``--stages``, default all, in order):
             with 4 px of padding instead of the 96 px of a square 416)
   quantize  static INT8 (perception.detection.quantize: calibration on training frames, gate on sim val)
   card      models/<name>.onnx + <name>.card.yaml (sha256, classes, input, data, seed, mAP)
+
+``--domain real`` builds the real-world model instead (no render, no training): the COCO
+checkpoint exported at ``--input-hw`` (default 480x640, the rover frame), calibrated on real photos
+that are not the named test pictures, gated label-free against its own FP32 export on every real
+image of ../shared/data and by mAP on coco8 val, carded ``domain: real``:
+
+    /work/venv-train/bin/python -m dev.train_detector --domain real --work /tmp/real_model \
+        --stages export quantize openvino card
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from edge_rover.perception.detection.preprocess import parse_input_hw
 REPO = Path(__file__).resolve().parents[1]
 INIT = REPO.parent / "shared" / "data" / "models" / "yolov8n_coco_derived.pt"
 NAME = "edge_rover_yolov8n_int8"
+REAL_INPUT_HW = (480, 640)  # --domain real: a 640x480 camera frame fills it (no resize, no padding)
 INPUT_HW = (320, 416)  # default export input (H, W); --input-hw changes it
 TRAIN_IMGSZ = 416  # default training size; --imgsz changes it
 STAGES = ("render", "train", "export", "quantize", "openvino", "card")
@@ -66,11 +75,11 @@ def train(data: Path, work: Path, args: argparse.Namespace) -> Path:
     return work / args.run_name / "weights" / "best.pt"
 
 
-def export(weights: Path, work: Path, input_hw: tuple[int, int]) -> Path:
+def export(weights: Path, work: Path, input_hw: tuple[int, int], name: str = NAME) -> Path:
     from ultralytics import YOLO
 
     exported = Path(YOLO(str(weights)).export(format="onnx", imgsz=list(input_hw), simplify=True, opset=17))
-    target = work / f"{NAME.replace('_int8', '')}_fp32.onnx"
+    target = work / f"{name.replace('_int8', '')}_fp32.onnx"
     shutil.move(exported, target)
     return target
 
@@ -173,6 +182,7 @@ def card(int8: Path, work: Path, data: Path, args: argparse.Namespace) -> Path:
         "sha256": report["int8_sha256"],
         "bytes": report["int8_bytes"],
         "architecture": "YOLOv8n (ultralytics 8.4.190), detect head, 5 classes",
+        "domain": "sim",
         "classes": [names[k] for k in sorted(names)],
         "input_hw": list(args.input_hw),
         "input": input_description(args.input_hw),
@@ -225,7 +235,7 @@ def card(int8: Path, work: Path, data: Path, args: argparse.Namespace) -> Path:
             ir_header + yaml.safe_dump(ir, sort_keys=False, width=100, allow_unicode=True)
         )
         markdown += openvino_markdown(ir)
-    (models / "README.md").write_text(markdown)
+    (models / f"{NAME}.md").write_text(markdown)
     return path
 
 
@@ -270,10 +280,10 @@ def _latency_lines(lat: dict) -> list[str]:
 
 
 def card_markdown(card: dict) -> str:
-    """The human-readable card (models/README.md) from the same data as the YAML card."""
+    """The human-readable card (models/<name>.md) from the same data as the YAML card."""
     ev, tr = card["evaluation"], card["training"]
     lines = [
-        f"# {card['name']} — model card",
+        f"# {card['name']} — model card (domain: {card['domain']})",
         "",
         f"`{card['file']}` ({card['bytes'] / 1e6:.2f} MB), sha256 `{card['sha256']}` (checked by the",
         f"detector before use; machine-readable card: `{card['name']}.card.yaml`).",
@@ -322,8 +332,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--imgsz", type=int, default=TRAIN_IMGSZ, help="training image size (square, px)")
     parser.add_argument(
-        "--input-hw", type=parse_input_hw, default=INPUT_HW, help="exported model input HxW (default 320x416)"
+        "--input-hw",
+        type=parse_input_hw,
+        help="exported model input HxW (default 320x416; --domain real 480x640)",
     )
+    parser.add_argument(
+        "--domain", choices=("sim", "real"), default="sim",
+        help="sim: train on simulator renders; real: the COCO weights on real frames (dev/real_model.py)",
+    )  # fmt: skip
+    parser.add_argument("--name", help="model name (default edge_rover_yolov8n_int8 / _coco_int8)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--init", type=Path, help="continue from these weights (default: COCO checkpoint)")
     parser.add_argument("--lr0", type=float, default=0.002, help="initial learning rate with --init")
@@ -341,6 +358,13 @@ def main() -> None:
     os.environ.setdefault("YOLO_AUTOINSTALL", "0")
     os.environ.setdefault("YOLO_CONFIG_DIR", str(args.work / "yolo_cfg"))
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.domain == "real":
+        from dev import real_model
+
+        args.input_hw = args.input_hw or REAL_INPUT_HW
+        real_model.run(args)
+        return
+    args.input_hw = args.input_hw or INPUT_HW
     data = args.data or args.work / "data" / "data.yaml"
     weights = args.work / args.run_name / "weights" / "best.pt"
     fp32 = args.work / f"{NAME.replace('_int8', '')}_fp32.onnx"

@@ -3,6 +3,8 @@ the nodes run on sim time.
 
     ros2 launch edge_rover replay.launch.py bag:=/path/to/bag [rate:=1.0 loop:=false rviz:=false namespace:=]
         [security:=true keystore:=DIR]
+        [model:=...]   # default the real-world model; a simulator bag:
+        # model:=package://edge_rover/models/edge_rover_yolov8n_int8.onnx source_domain:=sim
 
 The bag's graph topics are played under the namespace, whatever namespace they were recorded in.
 """
@@ -17,13 +19,16 @@ from edge_rover.common.launch_helpers import (
     PACKAGE,
     PIPELINE,
     dds_network_actions,
+    detector_overrides,
     enclave_arguments,
     in_namespace,
+    model_argument,
     node_params,
     pipeline_nodes,
     rviz_node,
     security_actions,
     shared_arguments,
+    source_domain_argument,
 )
 from launch import LaunchDescription
 
@@ -43,6 +48,8 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(
             "rviz", default_value="false", description="start RViz with rviz/edge_rover.rviz"
         ),
+        model_argument("real"),  # a bag recorded on a robot is real footage
+        source_domain_argument("real"),
         *shared_arguments(),
         *dds_network_actions(),  # before any node: the Fast DDS profile (docs/security.md)
         *security_actions(["bag_replay", *PIPELINE]),  # security:=true: SROS2
@@ -70,5 +77,7 @@ def generate_launch_description() -> LaunchDescription:
     shutdown_at_end = RegisterEventHandler(
         OnProcessExit(target_action=replay, on_exit=[EmitEvent(event=Shutdown(reason="bag ended"))])
     )
-    graph = in_namespace([replay, *pipeline_nodes(True)])
+    graph = in_namespace(
+        [replay, *pipeline_nodes(True, overrides=detector_overrides(LaunchConfiguration("source_domain")))]
+    )
     return LaunchDescription([*args, graph, shutdown_at_end, rviz_node()])

@@ -1,6 +1,7 @@
 """The rover: camera + perception + control on live hardware (e.g. a Jetson).
 
 ros2 launch edge_rover rover.launch.py [camera_source:=0 camera_info_url:=... use_sim_time:=false rviz:=false]
+    [model:=package://edge_rover/models/edge_rover_yolov8n_coco_int8.onnx]   # the real-world model
     [dds_interfaces:=lo,wlan0]   # DDS listens on loopback only unless interfaces are named (docs/security.md)
     [namespace:=rover1]          # every topic under /rover1/ (two rovers on one network)
     [security:=true keystore:=DIR]   # SROS2: enclave per node, authentication, encrypted commands
@@ -19,8 +20,10 @@ from edge_rover.common.launch_helpers import (
     RESPAWN_DELAY_S,
     angular_z_convention,
     dds_network_actions,
+    detector_overrides,
     enclave_arguments,
     in_namespace,
+    model_argument,
     node_params,
     pipeline_nodes,
     rviz_node,
@@ -59,6 +62,7 @@ def generate_launch_description() -> LaunchDescription:
             "serial", default_value="true", description="start the serial bridge to the MCU"
         ),
         DeclareLaunchArgument("rviz", default_value="false", description="start RViz"),
+        model_argument("real"),
         *shared_arguments(),
         *dds_network_actions(),  # before any node: the Fast DDS profile (docs/security.md)
         *security_actions(["camera", *PIPELINE, "serial_bridge"]),  # security:=true: SROS2
@@ -106,7 +110,9 @@ def generate_launch_description() -> LaunchDescription:
             },
         ),
     )
-    pipeline = pipeline_nodes(use_sim_time, overrides={"controller": {"frame_period": frame_period}})
+    pipeline = pipeline_nodes(
+        use_sim_time, overrides={"controller": {"frame_period": frame_period}, **detector_overrides("real")}
+    )
     return LaunchDescription(
         [
             *args,

@@ -26,9 +26,11 @@ from edge_rover.common.launch_helpers import (
     PIPELINE,
     angular_z_convention,
     dds_network_actions,
+    detector_overrides,
     enclave_arguments,
     in_namespace,
     installed,
+    model_argument,
     node_params,
     pipeline_nodes,
     rviz_node,
@@ -97,6 +99,7 @@ def generate_launch_description() -> LaunchDescription:
             description="camera frame period (s) the controller's watchdog counts in: the scenarios' step_s",
         ),
         DeclareLaunchArgument("rviz", default_value="false", description="start RViz"),
+        model_argument("sim"),
         *shared_arguments(),
         *dds_network_actions(),  # before any node: the Fast DDS profile (docs/security.md)
         *security_actions(["sim", *PIPELINE]),  # security:=true: SROS2
@@ -138,7 +141,8 @@ def generate_launch_description() -> LaunchDescription:
             overrides={
                 "controller": {
                     "frame_period": ParameterValue(LaunchConfiguration("frame_period"), value_type=float)
-                }
+                },
+                **detector_overrides("sim"),
             },
         ),
         condition=IfCondition(PythonExpression(["'", pipeline, "' == 'true' and '", perfect, "' != 'true'"])),

@@ -116,11 +116,21 @@ def run_scenario(
     return summary
 
 
+def _world_of(info) -> list[str]:
+    """A bag the simulator recorded (it has /sim/ground_truth) replays with the simulator's model;
+    any other bag is real footage and keeps replay.launch.py's default, the real-world model."""
+    if "/sim/ground_truth" not in info.topics:
+        return []
+    from edge_rover.perception.detection.model_card import DOMAIN_MODELS
+
+    return [f"model:={DOMAIN_MODELS['sim']}", "source_domain:=sim"]
+
+
 def run_bag(bag: Path, out: Path = OUT) -> dict:
     info = bag_info(bag)
     run_dir = out / f"replay_{info.path.name}"
-    rc = run_graph(["replay.launch.py", f"bag:={info.path}", "wait_for_subscribers:=1"], run_dir,
-                   info.duration_s, _user_domain(), True)  # fmt: skip
+    rc = run_graph(["replay.launch.py", f"bag:={info.path}", "wait_for_subscribers:=1", *_world_of(info)],
+                   run_dir, info.duration_s, _user_domain(), True)  # fmt: skip
     summary = finish(run_dir, {"source_bag": str(info.path)}, rc)
     summary.pop("scenario", None)  # a bag has no scenario metrics
     summary["name"] = f"replay of {info.path.name}"

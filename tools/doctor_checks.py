@@ -9,6 +9,11 @@ from dataclasses import dataclass, field
 
 from edge_rover.common.graph import CLOCK, CMD_VEL, TOPICS, TopicSpec, resolve
 from edge_rover.common.graph_checks import CheckResult, Endpoint, check_clock, check_qos
+from edge_rover.perception.detection.model_card import domain_mismatch
+
+# Which world the images come from, by the node that publishes /camera/image_raw: the simulator
+# renders, a camera or a recorded bag is real footage.
+SOURCE_DOMAIN_BY_NODE = {"sim": "sim", "camera": "real", "bag_replay": "real"}
 
 
 @dataclass
@@ -104,11 +109,40 @@ def check_sim_time(snap: GraphSnapshot) -> list[CheckResult]:
     return results
 
 
+def image_source_domain(snap: GraphSnapshot) -> str | None:
+    """sim / real from the node publishing /camera/image_raw (None: unknown or several worlds)."""
+    domains = {
+        SOURCE_DOMAIN_BY_NODE.get(e.node.rsplit("/", 1)[-1])
+        for e in snap.publishers.get("/camera/image_raw", [])
+    }
+    return domains.pop() if len(domains) == 1 else None
+
+
+def check_model_domain(snap: GraphSnapshot) -> list[CheckResult]:
+    """The detector's model card domain against where the images come from (the publisher of
+    /camera/image_raw, else the detector's own source_domain parameter)."""
+    results = []
+    for name, (_, _, values) in sorted(snap.diagnostics.items()):
+        model_domain = values.get("model_domain")
+        if model_domain is None:
+            continue
+        declared = values.get("source_domain")
+        source = image_source_domain(snap) or (declared if declared in ("sim", "real") else None)
+        problem = domain_mismatch(model_domain if model_domain != "unknown" else None, source)
+        if problem is not None:
+            what, _, fix = problem.partition("; fix: ")
+            results.append(CheckResult(False, f"{name}: {what}", fix))
+        elif source is not None and model_domain != "unknown":
+            results.append(CheckResult(True, f"{name}: a {model_domain} model on {source} images"))
+    return results
+
+
 def run_checks(snap: GraphSnapshot) -> list[CheckResult]:
     results: list[CheckResult] = []
     for spec in TOPICS.values():
         results.extend(check_topic(spec, snap))
     results.extend(check_camera_info(snap))
     results.extend(check_diagnostics(snap))
+    results.extend(check_model_domain(snap))
     results.extend(check_sim_time(snap))
     return results

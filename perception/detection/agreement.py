@@ -103,3 +103,81 @@ def load_frames(paths: Sequence[Path]) -> tuple[list[np.ndarray], str]:
         digest.update(data)
         frames.append(image)
     return frames, digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ClassAgreement:
+    """One class: how many reference (FP32) boxes the candidate (INT8) finds, and the reverse.
+
+    ``matched`` counts reference boxes the candidate found (recall); ``matched_candidate`` counts
+    candidate boxes the reference has (precision); they differ only with a score margin.
+    """
+
+    reference_boxes: int
+    candidate_boxes: int
+    matched: int
+    matched_candidate: int | None = None
+
+    @property
+    def recall(self) -> float:
+        """Share of the reference boxes the candidate finds (1.0 when there were none)."""
+        return 1.0 if self.reference_boxes == 0 else self.matched / self.reference_boxes
+
+    @property
+    def precision(self) -> float:
+        """Share of the candidate boxes the reference has too (1.0 when there were none)."""
+        matched = self.matched if self.matched_candidate is None else self.matched_candidate
+        return 1.0 if self.candidate_boxes == 0 else matched / self.candidate_boxes
+
+    def as_dict(self) -> dict:
+        return {
+            "reference_boxes": self.reference_boxes,
+            "candidate_boxes": self.candidate_boxes,
+            "matched": self.matched,
+            **({} if self.matched_candidate is None else {"matched_candidate": self.matched_candidate}),
+            "recall": round(self.recall, 4),
+            "precision": round(self.precision, 4),
+        }
+
+
+def _only(detections: Detections, name: str, min_score: float = 0.0) -> Detections:
+    keep = np.asarray([n == name for n in detections.names()], dtype=bool) & (detections.scores >= min_score)
+    return Detections(
+        detections.boxes[keep], detections.scores[keep], detections.class_ids[keep], detections.class_names
+    )
+
+
+def agreement_by_class(
+    reference: Sequence[Detections],
+    candidate: Sequence[Detections],
+    iou_min: float = 0.5,
+    conf: float = 0.0,
+    margin: float = 0.0,
+) -> tuple[ClassAgreement, dict[str, ClassAgreement]]:
+    """(all classes, per class): candidate boxes matched one to one to same-class reference boxes
+    at IoU >= ``iou_min``; no labels needed (the label-free INT8 gate: FP32 is the reference).
+
+    ``conf``/``margin``: the boxes counted are those scoring >= ``conf``; with a margin, a counted
+    box is also found when the other side has it at >= ``conf - margin`` (detections must then
+    have been made at that lower threshold). A margin forgives only score jitter at the threshold
+    (0.26 vs 0.24), never a box the other side lacks or gives another class.
+    """
+    if len(reference) != len(candidate):
+        raise ValueError(f"{len(reference)} reference frames but {len(candidate)} candidate frames")
+    counts: dict[str, list[int]] = {}
+    low = conf - margin
+    for ref, cand in zip(reference, candidate, strict=True):
+        for name in sorted(set(ref.names()) | set(cand.names())):
+            ref_counted, cand_counted = _only(ref, name, conf), _only(cand, name, conf)
+            found, _ = _match_frame(ref_counted, _only(cand, name, low), iou_min)
+            kept, _ = _match_frame(_only(ref, name, low), cand_counted, iou_min)
+            row = counts.setdefault(name, [0, 0, 0, 0])
+            for i, value in enumerate((len(ref_counted), len(cand_counted), found, kept)):
+                row[i] += value
+    per_class = {name: _agreement(row, margin) for name, row in sorted(counts.items())}
+    total = _agreement([sum(row[i] for row in counts.values()) for i in range(4)], margin)
+    return total, per_class
+
+
+def _agreement(row: list[int], margin: float) -> ClassAgreement:
+    return ClassAgreement(row[0], row[1], row[2], row[3] if margin else None)

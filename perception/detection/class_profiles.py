@@ -106,3 +106,50 @@ def load_class_profiles(path: str | Path = DEFAULT_CLASSES_YAML) -> dict[str, Cl
 def class_names(path: str | Path = DEFAULT_CLASSES_YAML) -> list[str]:
     """Class names in id order."""
     return list(load_class_profiles(path))
+
+
+def load_model_name_map(path: str | Path = DEFAULT_CLASSES_YAML) -> dict[str, str]:
+    """The table's ``model_names:`` section: model class name → profile name (checked).
+
+    A target must be a profile of the table; a key must not be one (a profile maps to itself).
+    """
+    source = str(path)
+    profiles = load_class_profiles(path)
+    data = yaml.safe_load(Path(path).read_text())
+    names = data.get("model_names") or {}
+    if not isinstance(names, dict):
+        raise ClassProfileError(f"{source}: 'model_names:' must map model class names to profile names")
+    mapping = {str(k): str(v) for k, v in names.items()}
+    unknown = sorted({v for v in mapping.values() if v not in profiles})
+    if unknown:
+        raise ClassProfileError(f"{source}: model_names map onto {unknown}, which are not profiles")
+    shadowing = sorted(k for k in mapping if k in profiles)
+    if shadowing:
+        raise ClassProfileError(
+            f"{source}: model_names lists profile names {shadowing} (they map to themselves)"
+        )
+    return mapping
+
+
+@dataclass(frozen=True)
+class TableMapping:
+    """How one model's classes meet the table: renames, kept output classes, dropped classes."""
+
+    remap: dict[str, str]  # model name → profile name (only those that differ)
+    keep: tuple[str, ...]  # profile names this model produces, in table order
+    dropped: tuple[str, ...]  # model classes with no profile, in model order
+
+
+def map_model_classes(
+    model_names: list[str], path: str | Path = DEFAULT_CLASSES_YAML, extra_remap: dict[str, str] | None = None
+) -> TableMapping:
+    """Map a model's class names onto the table by name: a profile name is kept as it is, a
+    ``model_names`` entry becomes its profile, anything else is dropped (by name, not by index).
+    ``extra_remap`` (the user's own renames) wins over the table's entries."""
+    profiles = load_class_profiles(path)
+    aliases = {**load_model_name_map(path), **(extra_remap or {})}
+    remap = {name: aliases[name] for name in model_names if name in aliases}
+    produced = {remap.get(name, name) for name in model_names}
+    keep = tuple(name for name in profiles if name in produced)
+    dropped = tuple(name for name in model_names if remap.get(name, name) not in profiles)
+    return TableMapping(remap=remap, keep=keep, dropped=dropped)

@@ -23,6 +23,7 @@ from edge_rover.perception.detection.backends import (
     names_from_metadata,
     resolve_backend,
 )
+from edge_rover.perception.detection.class_profiles import map_model_classes
 from edge_rover.perception.detection.model_card import (
     ModelCard,
     card_path_for,
@@ -61,6 +62,9 @@ class DetectorConfig:
     model_classes: Sequence[str] | str | None = None  # list, or a file; None: card / metadata
     keep_classes: Sequence[str] = ()  # output classes to keep (after remap); empty = all
     class_remap: dict[str, str] = field(default_factory=dict)  # model name → output name
+    # config/classes.yaml (or another class table): map the model's classes onto its profiles by
+    # name and drop the rest (class_profiles.map_model_classes). None: the model's own classes.
+    class_table: str | None = None
     model_card: str | None = None  # None: <model stem>.card.yaml beside the model, if any
     max_detections: int = 100
     engine_cache_dir: str | None = None  # TensorRT engines; None: $XDG_CACHE_HOME/edge_rover/engines
@@ -141,7 +145,28 @@ class Detector:
         self.output_layout, output_shape = self._check_output_layout(metadata)
         self.model_classes = _resolve_model_classes(config, self.card, metadata)
         self._model_error(check_class_count, self.output_layout, output_shape, self.model_classes)
-        self.mapping = ClassMapping.build(self.model_classes, config.keep_classes, config.class_remap)
+        self.mapping = self._class_mapping()
+
+    def _class_mapping(self) -> ClassMapping:
+        """The model's classes → output classes: through the class table when one is set (kept
+        by name, the rest listed in ``dropped_classes``), then the explicit keep list."""
+        config = self.config
+        self.dropped_classes: tuple[str, ...] = ()
+        remap, keep = dict(config.class_remap), tuple(config.keep_classes)
+        if config.class_table:
+            try:
+                table = map_model_classes(self.model_classes, config.class_table, remap)
+            except ValueError as err:
+                raise ModelLoadError(f"class table {config.class_table}: {err}") from err
+            if not table.keep:
+                raise ModelLoadError(
+                    f"{self.model_path}: none of its classes {self.model_classes[:8]}... is a profile or a "
+                    f"model_names entry of the class table {config.class_table}: add them there, or set "
+                    "class_table to '' to publish the model's own classes"
+                )
+            remap, keep = table.remap, keep or table.keep
+            self.dropped_classes = table.dropped
+        return ClassMapping.build(self.model_classes, keep, remap)
 
     # -- loading -------------------------------------------------------------------------------
     def _check_input_size(self, model_hw: tuple[int, int] | None) -> tuple[int, int]:
@@ -191,9 +216,7 @@ class Detector:
         self._ultralytics = YOLO(str(path), task="detect")
         names = self._ultralytics.names
         self.model_classes = [names[i] for i in sorted(names)]
-        self.mapping = ClassMapping.build(
-            self.model_classes, self.config.keep_classes, self.config.class_remap
-        )
+        self.mapping = self._class_mapping()
         self.input_hw = tuple(self.config.input_hw or (640, 640))
 
     # -- per frame -----------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
 from edge_rover.perception.detection.backends import BACKENDS, resolve_backend
 from edge_rover.perception.detection.detector import Detector, DetectorConfig
 from edge_rover.perception.detection.drawing import draw_detections
+from edge_rover.perception.detection.model_card import DOMAINS, domain_mismatch
 from edge_rover.perception.detection.monitoring import WARN, DetectorStats, not_ready_status
 from edge_rover.perception.detection.tensorrt_engine import PRECISIONS
 from edge_rover.perception.detection.types import BackendUnavailableError, FrameError, ModelLoadError
@@ -91,6 +92,19 @@ PARAM_SPECS: tuple[ParamSpec, ...] = read_at_start(
         ),
         ParamSpec("classes", "", "comma list of output classes to keep (after remap); empty: all"),
         ParamSpec("class_remap", "", "comma list model:output renames, e.g. 'truck:car,bus:car'"),
+        ParamSpec(
+            "class_table",
+            "package://edge_rover/config/classes.yaml",
+            "class table: model classes map onto its profiles by name (model_names), the rest are dropped; "
+            "empty: publish the model's own classes",
+        ),
+        ParamSpec(
+            "source_domain",
+            "",
+            "where the images come from (each launch file sets it): sim or real; a model card of the other "
+            "domain is warned about (empty: not checked)",
+            choices=("", *DOMAINS),
+        ),
         ParamSpec("max_detections", 100, "most detections per frame", min=1, max=1000),
         ParamSpec("diagnostics_period_s", 1.0, "period of /diagnostics", min=0.1, max=60.0),
     ]
@@ -126,6 +140,7 @@ def config_from_params(values: dict) -> DetectorConfig:
         keep_classes=tuple(_csv(values["classes"])),
         class_remap=remap,
         model_card=str(resolve_url(values["model_card"])) if values["model_card"] else None,
+        class_table=str(resolve_url(values["class_table"])) if values["class_table"] else None,
         max_detections=values["max_detections"],
         engine_cache_dir=values["engine_cache_dir"] or None,
         trt_precision=values["trt_precision"],
@@ -137,6 +152,8 @@ class DetectorNode(Node):
         super().__init__("detector", **kwargs)
         values = declare_validated(self, PARAM_SPECS)
         config = config_from_params(values)
+        self._source_domain = values["source_domain"]
+        self._domain_warning: str | None = None
         self.detector: Detector | None = None
         self._load_error: BaseException | None = None
         self._loading_since = time.monotonic()
@@ -197,7 +214,17 @@ class DetectorNode(Node):
             f"model {detector.model_path} on {choice.backend} ({choice.reason}), input "
             f"{height}x{width}, classes {list(detector.class_names)}"
             + (f", engine {engine} ({detector.backend.engine_state})" if engine else "")
+            + (
+                f"; dropped (no class profile) {list(detector.dropped_classes)}"
+                if detector.dropped_classes
+                else ""
+            )
         )
+        model_domain = detector.card.domain if detector.card is not None else None
+        self._model_domain = model_domain
+        self._domain_warning = domain_mismatch(model_domain, self._source_domain, detector.model_path.name)
+        if self._domain_warning:
+            self.get_logger().warning(self._domain_warning)
         self.detector = detector
 
     # executor thread: only hand over the newest frame
@@ -280,6 +307,14 @@ class DetectorNode(Node):
         values["backend"] = choice.backend
         values["backend_reason"] = choice.reason
         values["ready"] = str(self.detector is not None).lower()
+        values["source_domain"] = self._source_domain or "unset"
+        if self.detector is not None:
+            values["model_domain"] = self._model_domain or "unknown"
+        if self._domain_warning:
+            values["domain_mismatch"] = self._domain_warning
+            if level <= WARN:  # the wrong world outranks "no images yet"; the other state stays in values
+                values["state"] = message
+                level, message = WARN, self._domain_warning
         engine = getattr(self.detector.backend, "engine_folder", None) if self.detector else None
         if engine is not None:
             values["engine"] = f"{engine} ({self.detector.backend.engine_state})"

@@ -23,6 +23,13 @@ class ModelCard:
     class_names: tuple[str, ...] | None
     input_hw: tuple[int, int] | None
     raw: dict = field(default_factory=dict)
+    # The world the model was trained for: "sim" (simulator renders) or "real" (camera footage);
+    # None when the card does not say (a user's own model). The domain guard compares it with the
+    # source the detector is fed (detector node ``source_domain``, doctor).
+    domain: str | None = None
+
+
+DOMAINS = ("sim", "real")
 
 
 def card_path_for(model_path: Path) -> Path:
@@ -47,6 +54,9 @@ def load_model_card(path: Path) -> ModelCard:
     sha = data.get("sha256")
     if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-fA-F]{64}", sha)):
         raise ModelLoadError(f"model card {path}: sha256 must be a quoted 64-hex-digit string, got {sha!r}")
+    domain = data.get("domain")
+    if domain is not None and domain not in DOMAINS:
+        raise ModelLoadError(f"model card {path}: domain must be one of {list(DOMAINS)}, got {domain!r}")
     classes = data.get("classes")
     input_hw = data.get("input_hw")
     return ModelCard(
@@ -55,6 +65,7 @@ def load_model_card(path: Path) -> ModelCard:
         class_names=tuple(str(c) for c in classes) if classes else None,
         input_hw=(int(input_hw[0]), int(input_hw[1])) if input_hw else None,
         raw=data,
+        domain=domain,
     )
 
 
@@ -103,3 +114,32 @@ def load_class_list(path: Path) -> list[str]:
     if not names:
         raise ModelLoadError(f"no class names found in {path}")
     return names
+
+
+# The shipped model for each world (models/README.md, docs/models.md): what a mismatch warning offers.
+DOMAIN_MODELS = {
+    "sim": "package://edge_rover/models/edge_rover_yolov8n_int8.onnx",
+    "real": "package://edge_rover/models/edge_rover_yolov8n_coco_int8.onnx",
+}
+_DOMAIN_WORDS = {"sim": "simulator", "real": "real camera"}
+
+
+def domain_mismatch(
+    model_domain: str | None, source_domain: str | None, model_name: str = "the model"
+) -> str | None:
+    """One line with the fix when a model trained for one world is fed frames of the other;
+    None when they agree or either is unknown (a user's own model, a source nobody declared)."""
+    if not model_domain or not source_domain or model_domain == source_domain:
+        return None
+    if source_domain not in DOMAINS:
+        raise ValueError(f"source domain must be one of {list(DOMAINS)} or empty, got {source_domain!r}")
+    why = (
+        "it was trained on simulator renders only and misses about half of the real people"
+        if model_domain == "sim"
+        else "it was never trained on renders (no traffic_cone, no box) and sees them poorly"
+    )
+    return (
+        f"{model_name} is a {_DOMAIN_WORDS[model_domain]} model (card domain: {model_domain}) but the "
+        f"images come from a {_DOMAIN_WORDS[source_domain]} (source_domain: {source_domain}): {why}; "
+        f"fix: launch with model:={DOMAIN_MODELS[source_domain]}"
+    )

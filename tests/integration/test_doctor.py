@@ -10,7 +10,13 @@ import pytest
 
 from edge_rover.common.graph import DETECTIONS, GROUND_TRUTH, TOPICS
 from edge_rover.common.graph_checks import Endpoint, check_qos
-from edge_rover.tools.doctor_checks import GraphSnapshot, check_camera_info, check_sim_time, check_topic
+from edge_rover.tools.doctor_checks import (
+    GraphSnapshot,
+    check_camera_info,
+    check_model_domain,
+    check_sim_time,
+    check_topic,
+)
 from tests.ros_helpers import running_process, spin_until
 
 
@@ -43,6 +49,40 @@ def test_sim_time_without_clock_fails() -> None:
     assert not result.ok and "/clock" in result.what
     snap.publishers["/clock"] = [Endpoint("/sim", "rosgraph_msgs/msg/Clock", True)]
     assert check_sim_time(snap)[0].ok
+
+
+def _detector_snapshot(
+    image_node: str | None, model_domain: str, source_domain: str = "unset"
+) -> GraphSnapshot:
+    snap = GraphSnapshot()
+    snap.diagnostics["detector: detector"] = (
+        1,
+        "running",
+        {"model_domain": model_domain, "source_domain": source_domain},
+    )
+    if image_node:
+        snap.publishers["/camera/image_raw"] = [Endpoint(image_node, "sensor_msgs/msg/Image", False)]
+    return snap
+
+
+def test_a_sim_model_on_a_live_camera_is_one_line_with_the_fix() -> None:
+    [result] = check_model_domain(_detector_snapshot("/camera", "sim"))
+    assert not result.ok and "simulator model" in result.what and "real camera" in result.what
+    assert result.fix == "launch with model:=package://edge_rover/models/edge_rover_yolov8n_coco_int8.onnx"
+    assert "\n" not in result.what
+    # the source is the image publisher, even when the detector was told nothing (or the wrong thing)
+    [again] = check_model_domain(_detector_snapshot("/bag_replay", "sim", source_domain="sim"))
+    assert not again.ok
+
+
+def test_the_real_model_in_the_simulator_is_reported_and_a_match_passes() -> None:
+    [result] = check_model_domain(_detector_snapshot("/sim", "real"))
+    assert not result.ok and result.fix.endswith("edge_rover_yolov8n_int8.onnx")
+    [fine] = check_model_domain(_detector_snapshot("/sim", "sim"))
+    assert fine.ok
+    # no image publisher seen: the detector's own source_domain decides; an unknown model is not judged
+    assert not check_model_domain(_detector_snapshot(None, "sim", source_domain="real"))[0].ok
+    assert check_model_domain(_detector_snapshot("/camera", "unknown")) == []
 
 
 @pytest.mark.ros

@@ -175,6 +175,58 @@ def test_the_check_sees_a_mismatch() -> None:
     assert nodes["sim"][ANGULAR_Z_PARAM] == nodes["controller"][ANGULAR_Z_PARAM] == "steering_angle"
 
 
+WORLDS = {"sim.launch.py": "sim", "rover.launch.py": "real", "replay.launch.py": "real"}
+
+
+def test_each_launch_file_runs_the_model_of_its_world(launched) -> None:
+    """The rover and a robot's bag get the real-world model, the simulator the sim model; each
+    tells the detector where its images come from, and the model's card says the same world."""
+    from edge_rover.calibration.calibration_io import resolve_url
+    from edge_rover.common.launch_helpers import REAL_MODEL, SIM_MODEL
+    from edge_rover.perception.detection.model_card import card_path_for, load_model_card
+
+    name, nodes = launched
+    if name not in WORLDS:
+        pytest.skip(f"{name}: not one of the shipped worlds")
+    detector = nodes["detector"]
+    world = WORLDS[name]
+    assert detector["source_domain"] == world, name
+    assert detector["model_path"] == (SIM_MODEL if world == "sim" else REAL_MODEL), name
+    model = Path(resolve_url(detector["model_path"]))
+    assert model.is_file(), f"{name}: {model} missing"
+    assert load_model_card(card_path_for(model)).domain == world, (
+        f"{name}: {model.name} is not a {world} model"
+    )
+
+
+def test_the_model_argument_reaches_the_detector() -> None:
+    for launch in ("rover.launch.py", "replay.launch.py", "sim.launch.py"):
+        args = {
+            "model": "/tmp/my_model.onnx",
+            **({"bag": "/tmp/bag"} if launch == "replay.launch.py" else {}),
+        }
+        nodes = effective_parameters(ROOT / "launch" / launch, args, strict=True)
+        assert nodes["detector"]["model_path"] == "/tmp/my_model.onnx", launch
+
+
+def test_a_simulator_bag_replays_with_the_sim_model() -> None:
+    """replay.launch.py takes source_domain (a simulator bag: sim), and the demo passes the sim
+    model and source_domain:=sim for a bag the simulator recorded (it has /sim/ground_truth)."""
+    from types import SimpleNamespace
+
+    from edge_rover.common.launch_helpers import SIM_MODEL
+    from edge_rover.tools.demo import _world_of
+
+    sim_bag = SimpleNamespace(topics={"/camera/image_raw": "sensor_msgs/msg/Image", "/sim/ground_truth": "x"})
+    robot_bag = SimpleNamespace(topics={"/camera/image_raw": "sensor_msgs/msg/Image"})
+    args = dict(a.split(":=", 1) for a in _world_of(sim_bag))
+    assert args == {"model": SIM_MODEL, "source_domain": "sim"} and _world_of(robot_bag) == []
+    nodes = effective_parameters(
+        ROOT / "launch" / "replay.launch.py", {"bag": "/tmp/bag", **args}, strict=True
+    )
+    assert (nodes["detector"]["model_path"], nodes["detector"]["source_domain"]) == (SIM_MODEL, "sim")
+
+
 @pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
 def test_every_node_runs_in_the_namespace_argument(path: Path) -> None:
     """namespace:=rover1 moves the whole graph (RViz, whose config names root topics, stays)."""

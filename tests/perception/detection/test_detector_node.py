@@ -71,8 +71,9 @@ def test_bus_image_gives_stamped_detections_and_diagnostics(ros_context, shared_
         assert (out.header.stamp.sec, out.header.stamp.nanosec) == (42, 5)
         assert out.header.frame_id == "camera_optical_frame"
         boxes, _scores, names = detections_from_msg(out)
-        assert sorted(names) == ["bus", "person", "person", "person", "person"]
-        bus = boxes[names.index("bus")]
+        # class_table (default config/classes.yaml): the COCO bus is published as its profile
+        assert sorted(names) == ["large_vehicle", "person", "person", "person", "person"]
+        bus = boxes[names.index("large_vehicle")]
         assert np.abs(bus - [34, 231, 800, 766]).max() < 4
         assert not got["image"], "no annotated image without a subscriber"
 
@@ -178,3 +179,82 @@ def test_detector_cli_without_tensorrt_exits_with_one_line(shared_data: Path) ->
     )  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr
     assert "cannot run here" in result.stderr and "Traceback" not in result.stderr
+
+
+def _first_diagnostics(ros_context, detector, image=None) -> dict[str, str]:
+    """Spin the node until a /diagnostics status arrives (after a frame, when one is given)."""
+    from builtin_interfaces.msg import Time
+
+    from edge_rover.common.msgs.image import bgr_to_image
+    from tests.ros_helpers import spin_until
+
+    harness, executor, got, raw_pub, _ = _harness(ros_context)
+    executor.add_node(detector)
+    try:
+
+        def ready() -> bool:
+            if image is not None and not got["detections"]:
+                raw_pub.publish(bgr_to_image(image, Time(), "cam"))
+            return bool(got["diag"]) and (image is None or bool(got["detections"]))
+
+        assert spin_until(executor, ready, timeout_s=20.0)
+        status = got["diag"][-1].status[0]
+        values = {kv.key: kv.value for kv in status.values}
+        return {"level": status.level, "message": status.message, **values, "_detections": got["detections"]}
+    finally:
+        executor.shutdown()
+        detector.destroy_node()
+        harness.destroy_node()
+
+
+REAL_MODEL = "package://edge_rover/models/edge_rover_yolov8n_coco_int8.onnx"
+SIM_MODEL = "package://edge_rover/models/edge_rover_yolov8n_int8.onnx"
+
+
+def test_shipped_real_model_through_the_node_sees_the_bus_and_the_people(ros_context, shared_data) -> None:
+    import json
+
+    from edge_rover.common.msgs.detections import detections_from_msg
+    from edge_rover.perception.detection.postprocess import box_iou
+
+    image = cv2.imread(str(shared_data / "images" / "bus.jpg"))
+    detector = _make_node(ros_context, shared_data, model_path=REAL_MODEL, source_domain="real")
+    diag = _first_diagnostics(ros_context, detector, image)
+    boxes, _, names = detections_from_msg(diag["_detections"][0])
+    assert names.count("large_vehicle") == 1 and names.count("person") >= 3, names
+    assert (diag["model_domain"], diag["source_domain"]) == ("real", "real") and "domain_mismatch" not in diag
+    reference = json.loads((Path(__file__).parent / "data" / "real_fp32_reference.json").read_text())
+    fp32 = [r for r in reference["images"]["images/bus.jpg"] if r["class"] in ("bus", "person")]
+    iou = box_iou(boxes, np.array([r["box"] for r in fp32], np.float64))
+    assert (iou.max(axis=1) >= 0.9).all(), f"node boxes vs the FP32 parent: {iou.max(axis=1).round(3)}"
+
+
+@pytest.mark.parametrize(
+    ("model", "source", "fix"),
+    [
+        (SIM_MODEL, "real", "edge_rover_yolov8n_coco_int8"),
+        (REAL_MODEL, "sim", "edge_rover_yolov8n_int8.onnx"),
+    ],
+)
+def test_a_model_of_the_other_world_is_warned_about_with_the_fix(
+    ros_context, shared_data, model, source, fix
+):
+    detector = _make_node(ros_context, shared_data, model_path=model, source_domain=source)
+    diag = _first_diagnostics(ros_context, detector)
+    assert diag["level"] == bytes([1]), diag["message"]  # WARN
+    assert diag["message"] == diag["domain_mismatch"]
+    assert (
+        f"source_domain: {source}" in diag["message"]
+        and f"model:=package://edge_rover/models/{fix}" in (diag["message"])
+    )
+    assert "\n" not in diag["message"]
+
+
+def test_matching_or_undeclared_worlds_are_not_warned_about(ros_context, shared_data) -> None:
+    diag = _first_diagnostics(
+        ros_context, _make_node(ros_context, shared_data, model_path=SIM_MODEL, source_domain="sim")
+    )
+    assert "domain_mismatch" not in diag and diag["model_domain"] == "sim"
+    # the COCO model of ../shared/data has no card: no domain, nothing to compare
+    diag = _first_diagnostics(ros_context, _make_node(ros_context, shared_data, source_domain="real"))
+    assert "domain_mismatch" not in diag and diag["model_domain"] == "unknown"

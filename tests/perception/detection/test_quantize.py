@@ -17,6 +17,7 @@ from edge_rover.perception.detection import quantize
 HAVE_NNCF = importlib.util.find_spec("nncf") is not None and importlib.util.find_spec("openvino") is not None
 needs_nncf = pytest.mark.skipif(not HAVE_NNCF, reason="nncf/openvino not installed (requirements/test.txt)")
 COCO_FP32 = "yolov8n_fp32_dequantized.onnx"  # 640x640, COCO-80
+CLASS_TABLE = Path(__file__).resolve().parents[3] / "config" / "classes.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +75,54 @@ def test_openvino_int8_calibrated_on_a_grey_frame_is_refused_and_not_written(
     assert code == 2 and not report["accepted"] and drop > 1.0
     assert not out.exists() and not out.with_suffix(".bin").exists()
     assert f"REFUSED: INT8 mAP50 is {drop:.2f} points below FP32" in capsys.readouterr().err
+
+
+def _run_agree(shared_data: Path, calib: Path, agree: Path, out: Path, *extra: str) -> tuple[int, dict]:
+    """The label-free gate alone (no labels): INT8 vs FP32 boxes on the unlabelled frames."""
+    code = quantize.main(
+        ["--engine", "openvino", "--model", str(shared_data / "models" / COCO_FP32), "--calib", str(calib),
+         "--num-calib", "4", "--agree", str(agree), "--out", str(out), *extra]
+    )  # fmt: skip
+    return code, json.loads(out.with_suffix(".quant.json").read_text())
+
+
+@needs_nncf
+def test_label_free_gate_writes_a_good_model_and_refuses_above_its_reach(
+    shared_data: Path, coco_set: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Unlabelled frames only (the user's own): per-class recall/precision of INT8 against FP32;
+    the same model is written at a reachable threshold and refused, with the shortfall, at 1.01."""
+    agree = shared_data / "images"  # 5 photos + the chessboard views, no labels used
+    out = tmp_path / "ok_openvino.xml"
+    code, report = _run_agree(shared_data, coco_set["calib"], agree, out, "--min-recall", "0.8")
+    figures = report["agreement"]
+    assert code == 0 and report["accepted"] and out.is_file(), report["verdict"]
+    assert "fp32" not in report  # no labels, no mAP
+    person = figures["all_classes"]["per_class"]["person"]
+    assert person["reference_boxes"] >= 8 and person["recall"] >= 0.8
+    assert figures["frames"] == 18 and figures["score_margin"] == 0.05
+    assert figures["all_classes"]["strict_total"]["matched"] <= figures["all_classes"]["total"]["matched"]
+
+    refused = tmp_path / "refused_openvino.xml"
+    code, report = _run_agree(shared_data, coco_set["calib"], agree, refused, "--min-recall", "1.01")
+    recall = report["agreement"]["all_classes"]["total"]["recall"]
+    assert code == 2 and not report["accepted"] and not refused.exists()
+    err = capsys.readouterr().err
+    assert f"REFUSED: recall {recall:.2%} is {100 * (1.01 - recall):.2f} points below 101.0%" in err
+
+
+@needs_nncf
+def test_label_free_gate_refuses_a_damaged_calibration(
+    shared_data: Path, coco_set: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Calibrated on one grey frame, INT8 loses FP32 boxes on real photos: refused without labels."""
+    out = tmp_path / "grey_openvino.xml"
+    agree = shared_data / "images"
+    code, report = _run_agree(shared_data, coco_set["grey"], agree, out, "--class-table", str(CLASS_TABLE))
+    total = report["agreement"]["table_classes"]["total"]
+    assert code == 2 and not out.exists() and total["recall"] < 0.95
+    assert report["agreement"]["gated_on"] == "table_classes"
+    assert "points below 95.0%" in capsys.readouterr().err
 
 
 def test_openvino_engine_wants_an_xml_output(
