@@ -72,7 +72,11 @@ def test_sim_graph_runs_under_a_namespace(ros_context) -> None:
     assert seen[f"/{NAMESPACE}/camera/image_raw"] == {f"/{NAMESPACE}/sim"}, seen
     assert seen[f"/{NAMESPACE}/safety/status"] == {f"/{NAMESPACE}/controller"}, seen
     assert seen[CLOCK] == {f"/{NAMESPACE}/sim"}, "use_sim_time listens to the global /clock"
-    assert not seen["/cmd_vel"] and not seen["/detections"] and not seen["/camera/image_raw"], seen
+    # None of the launched nodes may sit at the root. Other participants of this test process's
+    # domain may (a probe node of an earlier test that rclpy has not yet destroyed was seen in CI
+    # publishing /detections), so the check names the launch's nodes instead of "nobody".
+    launched_at_root = {f"/{name}" for name in ("sim", "detector", "obstacle_mapper", "controller")}
+    assert not any(seen[t] & launched_at_root for t in outside), seen
     assert not seen[f"/{NAMESPACE}/clock"], seen
     assert f"[PASS] /{NAMESPACE}/cmd_vel: 1 publisher(s)" in doctor.stdout, doctor.stdout + doctor.stderr
     assert f"[PASS] /{NAMESPACE}/detections:" in doctor.stdout, doctor.stdout
