@@ -38,6 +38,7 @@ from edge_rover.perception.mapping.obstacle_mapper import OdomSample
 from edge_rover.perception.mapping.obstacle_types import load_class_profiles
 from edge_rover.simulation.closed_loop import Observation, run_scenario
 from edge_rover.simulation.scenarios import Scenario, find_scenario, scenario_names
+from edge_rover.simulation.stack_runner import obstacles_from_tracks
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "mapper_closed_loop.json"
@@ -76,20 +77,7 @@ class MapperControllerAdapter(SimControllerAdapter):
         frame = self.core.process(
             boxes, stamp=now, now=now, odom=OdomSample(now, obs.rover.speed, obs.yaw_rate)
         )
-        obstacles = tuple(
-            Obstacle(
-                str(t.track_id),
-                float(t.position[0]),
-                float(t.position[1]),
-                float(t.velocity[0]),
-                float(t.velocity[1]),
-                t.size[0],
-                t.size[1],
-                t.class_name,
-                t.score,
-            )
-            for t in frame.tracks
-        )
+        obstacles = obstacles_from_tracks(frame.tracks)
         grid = GridMap.from_occupancy(
             frame.grid,
             self.core.grid.config.resolution,

@@ -27,7 +27,7 @@ import json
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,11 +42,8 @@ from edge_rover.control.geometry import GridMap
 from edge_rover.control.params import ControllerParams, params_from_values
 from edge_rover.perception.detection.detector import Detector
 from edge_rover.perception.detection.detector_node import config_from_params
-from edge_rover.perception.mapping.ground_projection import ProjectionConfig
-from edge_rover.perception.mapping.obstacle_mapper import MapperConfig, ObstacleMapperCore, OdomSample
-from edge_rover.perception.mapping.obstacle_types import Detection2D, load_class_profiles
-from edge_rover.perception.mapping.occupancy_grid import GridConfig
-from edge_rover.perception.mapping.tracker import TrackerConfig
+from edge_rover.perception.mapping.obstacle_mapper import ObstacleMapperCore, OdomSample, core_from_values
+from edge_rover.perception.mapping.obstacle_types import Detection2D, TrackedObstacle, load_class_profiles
 from edge_rover.simulation.closed_loop import (
     CORRIDOR_MARGIN,
     STOPPED_SPEED,
@@ -87,45 +84,28 @@ def make_detector(threads: int | None = None) -> Detector:
 def make_mapper(rig: CameraRig) -> ObstacleMapperCore:
     """The obstacle mapper core with the node's parameters (as ``obstacle_mapper_node`` builds it)."""
     p = node_values("obstacle_mapper")
-    core = ObstacleMapperCore(
-        load_class_profiles(CONFIG / "classes.yaml"),
-        ProjectionConfig(
-            max_range=p["max_range"],
-            min_score=p["min_score"],
-            pixel_sigma=p["pixel_sigma"],
-            box_pixel_offset=p["box_pixel_offset"],
-            pitch_sigma=p["pitch_sigma"],
-        ),
-        TrackerConfig(
-            birth_hits=p["birth_hits"],
-            death_misses=p["death_misses"],
-            gate_chi2=p["gate_chi2"],
-            gate_distance=p["gate_distance"],
-            gate_range_fraction=p["gate_range_fraction"],
-            use_top_edge=p["use_top_edge"],
-            accel_sigma=p["accel_sigma"],
-            class_consistent=p["class_consistent"],
-            max_gap=p["max_gap"],
-        ),
-        GridConfig(
-            resolution=p["grid_resolution"],
-            ahead=p["grid_ahead"],
-            behind=p["grid_behind"],
-            half_width=p["grid_half_width"],
-            rover_half_width=LAUNCH_ROVER_HALF_WIDTH,
-            occupied_decay=p["occupied_decay"],
-            known_decay=p["known_decay"],
-        ),
-        MapperConfig(
-            max_detection_age=p["max_detection_age"],
-            max_future=p["max_future"],
-            odom_timeout=p["odom_timeout"],
-            use_odom_pitch=p["use_odom_pitch"],
-            free_range=p["free_range"],
-        ),
-    )
+    core = core_from_values(p, load_class_profiles(CONFIG / "classes.yaml"), LAUNCH_ROVER_HALF_WIDTH)
     core.set_rig(rig)
     return core
+
+
+def obstacles_from_tracks(tracks: Sequence[TrackedObstacle]) -> tuple[Obstacle, ...]:
+    """Mapper tracks as the controller sees them: what /obstacles carries between the two nodes
+    (id as a string, footprint centre, velocity over ground, footprint size, class, score)."""
+    return tuple(
+        Obstacle(
+            track_id=str(t.track_id),
+            x=float(t.position[0]),
+            y=float(t.position[1]),
+            vx=float(t.velocity[0]),
+            vy=float(t.velocity[1]),
+            size_x=float(t.size[0]),
+            size_y=float(t.size[1]),
+            label=t.class_name,
+            confidence=float(t.score),
+        )
+        for t in tracks
+    )
 
 
 def controller_params(scenario: Scenario) -> ControllerParams:
@@ -247,20 +227,7 @@ class StackController:
         if frame.tracks and info.first_track_s is None:
             info.first_track_s = round(now, 3)
         info.max_tracks = max(info.max_tracks, len(frame.tracks))
-        obstacles = tuple(
-            Obstacle(
-                str(t.track_id),
-                float(t.position[0]),
-                float(t.position[1]),
-                float(t.velocity[0]),
-                float(t.velocity[1]),
-                t.size[0],
-                t.size[1],
-                t.class_name,
-                t.score,
-            )
-            for t in frame.tracks
-        )
+        obstacles = obstacles_from_tracks(frame.tracks)
         grid = GridMap.from_occupancy(
             frame.grid,
             self.mapper.grid.config.resolution,

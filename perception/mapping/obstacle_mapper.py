@@ -9,8 +9,9 @@ the current time, so live, replay at any rate and tests behave the same.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -172,3 +173,51 @@ class ObstacleMapperCore:
             return None, 0.0
         pitch = odom.pitch if self.config.use_odom_pitch else 0.0
         return EgoMotion(odom.speed, odom.yaw_rate), pitch
+
+
+def core_from_values(
+    values: Mapping[str, Any], profiles: ClassProfiles, rover_half_width: float | None = None
+) -> ObstacleMapperCore:
+    """The mapper core from the node's parameter values (``obstacle_mapper_node.PARAM_SPECS`` names):
+    the one place that maps parameters onto the core's configs, for the node and the headless runner.
+
+    ``rover_half_width`` overrides the parameter (the headless runner takes the launch's value).
+    """
+    p = values
+    return ObstacleMapperCore(
+        profiles,
+        ProjectionConfig(
+            max_range=p["max_range"],
+            min_score=p["min_score"],
+            pixel_sigma=p["pixel_sigma"],
+            box_pixel_offset=p["box_pixel_offset"],
+            pitch_sigma=p["pitch_sigma"],
+        ),
+        TrackerConfig(
+            birth_hits=p["birth_hits"],
+            death_misses=p["death_misses"],
+            gate_chi2=p["gate_chi2"],
+            gate_distance=p["gate_distance"],
+            gate_range_fraction=p["gate_range_fraction"],
+            use_top_edge=p["use_top_edge"],
+            accel_sigma=p["accel_sigma"],
+            class_consistent=p["class_consistent"],
+            max_gap=p["max_gap"],
+        ),
+        GridConfig(
+            resolution=p["grid_resolution"],
+            ahead=p["grid_ahead"],
+            behind=p["grid_behind"],
+            half_width=p["grid_half_width"],
+            rover_half_width=p["rover_half_width"] if rover_half_width is None else rover_half_width,
+            occupied_decay=p["occupied_decay"],
+            known_decay=p["known_decay"],
+        ),
+        MapperConfig(
+            max_detection_age=p["max_detection_age"],
+            max_future=p["max_future"],
+            odom_timeout=p["odom_timeout"],
+            use_odom_pitch=p["use_odom_pitch"],
+            free_range=p["free_range"],
+        ),
+    )

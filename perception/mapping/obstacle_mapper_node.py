@@ -35,7 +35,11 @@ from edge_rover.common.node_runner import run_node
 from edge_rover.common.params import ParamSpec, declare_validated
 from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
 from edge_rover.perception.mapping.ground_projection import ProjectionConfig
-from edge_rover.perception.mapping.obstacle_mapper import MapperConfig, ObstacleMapperCore, OdomSample
+from edge_rover.perception.mapping.obstacle_mapper import (
+    MapperConfig,
+    OdomSample,
+    core_from_values,
+)
 from edge_rover.perception.mapping.obstacle_types import (
     ClassProfiles,
     Detection2D,
@@ -147,43 +151,7 @@ class ObstacleMapperNode(Node):
         self.publish_markers: bool = p["publish_markers"]
         self.extrinsics = self._load_extrinsics(p["extrinsics_url"])
         profiles = self._load_profiles(p["classes_url"])
-        self.core = ObstacleMapperCore(
-            profiles or ClassProfiles(),
-            ProjectionConfig(
-                max_range=p["max_range"],
-                min_score=p["min_score"],
-                pixel_sigma=p["pixel_sigma"],
-                box_pixel_offset=p["box_pixel_offset"],
-                pitch_sigma=p["pitch_sigma"],
-            ),
-            TrackerConfig(
-                birth_hits=p["birth_hits"],
-                death_misses=p["death_misses"],
-                gate_chi2=p["gate_chi2"],
-                gate_distance=p["gate_distance"],
-                gate_range_fraction=p["gate_range_fraction"],
-                use_top_edge=p["use_top_edge"],
-                accel_sigma=p["accel_sigma"],
-                class_consistent=p["class_consistent"],
-                max_gap=p["max_gap"],
-            ),
-            GridConfig(
-                resolution=p["grid_resolution"],
-                ahead=p["grid_ahead"],
-                behind=p["grid_behind"],
-                half_width=p["grid_half_width"],
-                rover_half_width=p["rover_half_width"],
-                occupied_decay=p["occupied_decay"],
-                known_decay=p["known_decay"],
-            ),
-            MapperConfig(
-                max_detection_age=p["max_detection_age"],
-                max_future=p["max_future"],
-                odom_timeout=p["odom_timeout"],
-                use_odom_pitch=p["use_odom_pitch"],
-                free_range=p["free_range"],
-            ),
-        )
+        self.core = core_from_values(p, profiles or ClassProfiles())
         self.setup_error = None if (self.extrinsics is not None and profiles is not None) else "bad config"
         self.odom: OdomSample | None = None
         self.published = 0
