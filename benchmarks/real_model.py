@@ -34,12 +34,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.detector import FRAME_WH, IMAGES, PT_MODEL, SHARED  # noqa: E402  (same pictures)
 from benchmarks.machine import load_average, versions  # noqa: E402  (after the sys.path line)
 
-SHARED = REPO.parent / "shared" / "data"
-IMAGES = ["bus.jpg", "zidane.jpg", "person.jpg", "dog.jpg", "horses.jpg"]
-FRAME_WH = (640, 480)
-PT_MODEL = SHARED / "models" / "yolov8n_coco_derived.pt"
 MODELS = {
     "real_ov": ("models/edge_rover_yolov8n_coco_int8_openvino.xml", "openvino"),
     "sim_ov": ("models/edge_rover_yolov8n_int8_openvino.xml", "openvino"),
