@@ -43,6 +43,24 @@ def arc_points(curvature: float, s: np.ndarray) -> np.ndarray:
     return np.stack([radius * np.sin(angle), radius * (1.0 - np.cos(angle))], axis=-1)
 
 
+def arc_points_many(curvatures: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """:func:`arc_points` for every curvature at once → (A, S, 2), the same values element by
+    element (the controller scores ~20 arcs three times a frame: one array pass, not 20)."""
+    k = np.asarray(curvatures, dtype=float).reshape(-1, 1)
+    s = np.asarray(s, dtype=float).reshape(1, -1)
+    points = np.empty((k.shape[0], s.shape[1], 2))
+    straight = np.abs(k[:, 0]) < STRAIGHT_CURVATURE
+    points[straight, :, 0] = s
+    points[straight, :, 1] = 0.0
+    turning = k[~straight]
+    if len(turning):
+        radius = 1.0 / turning
+        angle = s * turning
+        points[~straight, :, 0] = radius * np.sin(angle)
+        points[~straight, :, 1] = radius * (1.0 - np.cos(angle))
+    return points
+
+
 def arc_tangent(curvature: float, s: np.ndarray) -> np.ndarray:
     angle = np.asarray(s, dtype=float) * curvature
     return np.stack([np.cos(angle), np.sin(angle)], axis=-1)

@@ -423,25 +423,62 @@ class Renderer:
     def _draw_decals(self, image: np.ndarray, scene: Scene) -> None:
         px, py, pyaw = scene.rover_pose
         c, s = np.cos(-pyaw), np.sin(-pyaw)
+        bases = []
         for decal in scene.decals:
             d = np.asarray(decal.polygon, dtype=np.float64) - (px, py)
-            base = np.column_stack([c * d[:, 0] - s * d[:, 1], s * d[:, 0] + c * d[:, 1], np.zeros(len(d))])
-            poly = self._project_ground_polygon(base)
+            x, y = c * d[:, 0] - s * d[:, 1], s * d[:, 0] + c * d[:, 1]
+            bases.append(np.column_stack([x, y, np.zeros(len(d))]))
+        dim = 0.35 if scene.lighting.headlight else 1.0
+        for decal, poly in zip(scene.decals, self._project_ground_polygons(bases), strict=True):
             if poly is not None:
                 colour = np.asarray(decal.colour, dtype=np.float64)
-                if scene.lighting.headlight:
-                    colour = colour * 0.35
+                if dim != 1.0:
+                    colour = colour * dim
                 cv2.fillPoly(image, [poly], colour.tolist(), cv2.LINE_8, SUBPIXEL_BITS)
 
     def _project_ground_polygon(self, base: np.ndarray) -> np.ndarray | None:
-        optical = (base - self._camera_base) @ self._r_opt_from_base.T
-        clipped = _clip_polygon(optical, self._planes)
-        if len(clipped) < 3:
-            return None
-        if self._distorted:
-            clipped = _densify(clipped, 6)
-        pixels, _ = self.rig.intrinsics.project(clipped)
-        return np.round(pixels * (1 << SUBPIXEL_BITS)).astype(np.int32)
+        return self._project_ground_polygons([base])[0]
+
+    def _project_ground_polygons(self, bases: list[np.ndarray]) -> list[np.ndarray | None]:
+        """Ground polygons (base_link) → fixed-point pixel polygons, None where nothing is in view.
+
+        One transform and one projection for all of them (a road has ~50 lane dashes a frame); a
+        polygon wholly outside one frustum plane is dropped before clipping (Sutherland–Hodgman
+        would return nothing), one wholly inside skips it (it would return the polygon)."""
+        if not bases:
+            return []
+        optical = (np.concatenate(bases) - self._camera_base) @ self._r_opt_from_base.T
+        dist = optical @ self._planes[:, :3].T + self._planes[:, 3]  # (N, planes)
+        clipped: list[np.ndarray | None] = []
+        start = 0
+        for base in bases:
+            stop = start + len(base)
+            inside = dist[start:stop] >= 0
+            if not inside.any(axis=0).all():
+                clipped.append(None)
+            else:
+                poly = optical[start:stop]
+                if not inside.all():
+                    poly = _clip_polygon(poly, self._planes)
+                if len(poly) < 3:
+                    clipped.append(None)
+                else:
+                    clipped.append(_densify(poly, 6) if self._distorted else poly)
+            start = stop
+        kept = [poly for poly in clipped if poly is not None]
+        if not kept:
+            return clipped
+        pixels, _ = self.rig.intrinsics.project(np.concatenate(kept))
+        fixed = np.round(pixels * (1 << SUBPIXEL_BITS)).astype(np.int32)
+        out: list[np.ndarray | None] = []
+        start = 0
+        for poly in clipped:
+            if poly is None:
+                out.append(None)
+            else:
+                out.append(fixed[start : start + len(poly)])
+                start += len(poly)
+        return out
 
     def _draw_shadow(
         self,

@@ -15,7 +15,7 @@ import numpy as np
 from edge_rover.control.controller.types import ControlInputs, ControllerState, Obstacle
 from edge_rover.control.geometry import (
     GridMap,
-    arc_points,
+    arc_points_many,
     curvature_to_steering,
     steering_to_curvature,
     stopping_distance,
@@ -45,7 +45,7 @@ def arc_clearance(
     obstacles: tuple[Obstacle, ...],
 ) -> np.ndarray:
     """Clearance (m) from each arc's centre line at arc lengths ``s`` to grid cells and obstacles → (A, S)."""
-    points = np.stack([arc_points(float(k), s) for k in curvatures])  # (A, S, 2)
+    points = arc_points_many(curvatures, s)  # (A, S, 2)
     clearance = np.full(points.shape[:2], np.inf)
     if grid is not None:
         flat = transform_points(points.reshape(-1, 2), base_in_grid)
@@ -131,7 +131,7 @@ def _course_offsets(params: ControllerParams, curvatures: np.ndarray, course: Co
     if course is None:
         return np.zeros(len(curvatures))
     horizon = params.min_clear_length
-    ends = np.stack([arc_points(float(k), np.array([horizon]))[0] for k in curvatures])
+    ends = arc_points_many(curvatures, np.array([horizon]))[:, 0]
     c, s_ = math.cos(course.heading), math.sin(course.heading)
     wx = course.x + c * ends[:, 0] - s_ * ends[:, 1] - course.anchor_x
     wy = course.y + s_ * ends[:, 0] + c * ends[:, 1] - course.anchor_y
