@@ -7,7 +7,7 @@ setup:
 	@tools/setup_env.sh
 
 demo: setup
-	@. tools/ros_env.sh && python -m edge_rover.tools.demo $(if $(BAG),--bag "$(BAG)") $(if $(SCENARIO),--scenario "$(SCENARIO)")
+	@. tools/ros_env.sh && python -m edge_rover.tools.demo $(if $(BAG),--bag "$(BAG)") $(if $(SCENARIO),--scenario "$(SCENARIO)") $(if $(LOCK_STEP),--lock-step)
 
 test: setup
 	@. tools/ros_env.sh && tools/run_tests.sh $(ARGS)

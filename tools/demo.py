@@ -5,6 +5,7 @@
     make demo SCENARIO=all                  # the whole suite, runs in parallel, results table
     make demo SCENARIO=path/to/my.yaml      # your own scenario file
     make demo BAG=/path/to/rosbag2          # replay any bag (MCAP or sqlite3) through the graph
+    make demo SCENARIO=all LOCK_STEP=1      # the simulator waits for each frame's detections
 
 Exit code: 0 the scenario passed, 1 it failed (or a node died), 2 it could not run (the simulator
 died, wrote no metrics or timed out); ``SCENARIO=all`` returns the worst of its runs.
@@ -87,9 +88,15 @@ def _user_domain() -> int:
 
 
 def run_scenario(
-    name_or_path: str, domain_id: int | None = None, progress: bool = True, out: Path = OUT
+    name_or_path: str,
+    domain_id: int | None = None,
+    progress: bool = True,
+    out: Path = OUT,
+    lock_step: bool = False,
 ) -> dict:
-    """One scenario (a name from config/scenarios or a YAML path) through the graph."""
+    """One scenario (a name from config/scenarios or a YAML path) through the graph; ``lock_step``:
+    the simulator waits for each frame's detections (a CPU slower than real time then slows the
+    run instead of starving the controller's watchdog)."""
     from edge_rover.simulation.scenarios import load_scenario, scenario_path
 
     # The simulator is handed the file's absolute path, so the installed node reads the very file
@@ -105,6 +112,7 @@ def run_scenario(
         f"metrics_path:={metrics_path}",
         "end_action:=shutdown",
         f"frame_period:={scenario.step_s}",
+        f"lock_step:={str(lock_step).lower()}",
     ]
     domain = _user_domain() if domain_id is None else domain_id
     rc = run_graph(launch_args, run_dir, scenario.duration_s, domain, progress)
@@ -193,7 +201,7 @@ def _cell(value: object, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def run_all(parallel: int, out: Path = OUT) -> int:
+def run_all(parallel: int, out: Path = OUT, lock_step: bool = False) -> int:
     from edge_rover.simulation.scenarios import scenario_names
 
     names = scenario_names()
@@ -201,7 +209,7 @@ def run_all(parallel: int, out: Path = OUT) -> int:
     claims = [claim_domain_id() for _ in names]  # one private DDS domain per run
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         futures = {
-            name: pool.submit(run_scenario, name, domain, False, out)
+            name: pool.submit(run_scenario, name, domain, False, out, lock_step)
             for name, (domain, _) in zip(names, claims, strict=True)
         }
         results = {name: f.result() for name, f in futures.items()}
@@ -233,14 +241,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="scenario name, a YAML path, or 'all'")  # fmt: skip
     parser.add_argument("--parallel", type=int, default=2, help="scenarios at a time with --scenario all")
     parser.add_argument("--out", type=Path, default=OUT, help="runs are written to OUT/<name>/")
+    parser.add_argument("--lock-step", action="store_true",
+                        help="the sim waits for each frame's detections (slow CPUs)")  # fmt: skip
     args = parser.parse_args(argv)
     try:
         if args.bag:
             summary = run_bag(args.bag, args.out)
         elif args.scenario == "all":
-            return run_all(args.parallel, args.out)
+            return run_all(args.parallel, args.out, args.lock_step)
         else:
-            summary = run_scenario(args.scenario, out=args.out)
+            summary = run_scenario(args.scenario, out=args.out, lock_step=args.lock_step)
     except (BagError, ValueError) as exc:  # ScenarioError is a ValueError
         print(f"demo: could not run: {exc}", file=sys.stderr)
         return COULD_NOT_RUN

@@ -42,6 +42,19 @@ def test_a_users_own_scenario_file_runs_and_its_exit_code_is_the_verdict(tmp_pat
     assert " m/s" in result.stdout and " ms" in result.stdout
 
 
+def test_lock_step_makes_the_simulator_wait_for_each_frames_detections(tmp_path: Path) -> None:
+    """``--lock-step`` (``make demo LOCK_STEP=1``) reaches the simulator: a CPU too slow for real
+    time then slows the run down instead of starving the controller's watchdog."""
+    scenario = yaml.safe_load((ROOT / "config" / "scenarios" / "clear_road.yaml").read_text())
+    scenario["name"], scenario["duration_s"] = "my_locked_road", 4.0
+    path = tmp_path / "my_locked_road.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    result = _demo("--scenario", str(path), "--out", str(tmp_path / "runs"), "--lock-step")
+    log = (tmp_path / "runs" / "my_locked_road" / "launch.log").read_text(errors="replace")
+    assert "lock_step True" in log, result.stdout + result.stderr + log[-2000:]
+    assert (tmp_path / "runs" / "my_locked_road" / "metrics.json").is_file()
+
+
 def test_a_missing_scenario_file_could_not_run() -> None:
     result = _demo("--scenario", "/nonexistent/my.yaml", timeout=60)
     assert result.returncode == COULD_NOT_RUN
