@@ -180,7 +180,13 @@ def _growth(samples: list[float]) -> float | None:
 
 
 def run_once(
-    fps: float, seconds: float, frames: Path, size: tuple[int, int], model: str | None, mode: str
+    fps: float,
+    seconds: float,
+    frames: Path,
+    size: tuple[int, int],
+    model: str | None,
+    mode: str,
+    detector_params: dict[str, int] | None = None,
 ) -> dict:
     log_dir = Path(tempfile.mkdtemp(prefix="e2e_logs_"))
     overrides: dict[str, dict] = {
@@ -191,7 +197,7 @@ def run_once(
             "width": size[0],
             "height": size[1],
         },
-        "detector": {"model_path": model} if model else {},
+        "detector": {**({"model_path": model} if model else {}), **(detector_params or {})},
         "obstacle_mapper": {},
         "controller": {"cmd_vel_stamped": True, "decide_on_obstacles": mode != "timer_only"},
     }
@@ -250,15 +256,20 @@ def main(argv: list[str] | None = None) -> int:
         help="timer_only: separate processes, the controller deciding on its 50 Hz timer only "
         "(decide_on_obstacles:=false), the behaviour before event-driven decisions",
     )
+    parser.add_argument("--detector-threads", type=int, default=None,
+                        help="the detector's inference threads (default: its config)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    detector_params = {"threads": args.detector_threads} if args.detector_threads else None
     # A private DDS domain: other graphs on this machine (tests, demos) must not mix in.
     domain, _lock = claim_domain_id()
     os.environ["ROS_DOMAIN_ID"] = str(domain)
     size = tuple(int(v) for v in args.size.split("x"))
     frames = args.frames or make_frames(Path(tempfile.mkdtemp(prefix="e2e_frames_")), 150, *size)
     results = [
-        run_once(fps, args.seconds, frames, size, args.model, mode) for mode in args.modes for fps in args.fps
+        run_once(fps, args.seconds, frames, size, args.model, mode, detector_params)
+        for mode in args.modes
+        for fps in args.fps
     ]
     report = {
         "benchmark": "e2e_latency",
@@ -271,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": args.seconds,
             "size": args.size,
             "model": args.model or "config/detector.yaml",
+            "detector_threads": args.detector_threads or "config/detector.yaml",
         },
         "results": results,
     }
