@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 STALL_ENV = "EDGE_ROVER_STALL_TIMEOUT_S"
@@ -38,6 +38,7 @@ CHECK_PERIOD_S = 1.0  # how often the watch looks (and re-arms the stall watchdo
 EXIT_UNHEALTHY = 3  # exit code of a node the port watch stops (the stall watchdog's is 1)
 
 _DELETED_PORT = re.compile(r"/fastrtps_port(\d+) \(deleted\)$")
+_PORT_MAPPING = re.compile(r"^\S+ \S+ \S+ \S+ (\d+)\s+/dev/shm/fastrtps_port(\d+)( \(deleted\))?$")
 _LISTENER_THREAD = re.compile(r"^dds\.shm\.(\d+)$")
 
 
@@ -73,6 +74,16 @@ def deleted_port_mappings(maps_text: str) -> set[int]:
     return ports
 
 
+def live_port_inodes(maps_text: str) -> dict[int, set[int]]:
+    """Port number -> inodes of the port files a ``/proc/PID/maps`` text maps that are not deleted."""
+    inodes: dict[int, set[int]] = {}
+    for line in maps_text.splitlines():
+        found = _PORT_MAPPING.match(line.rstrip())
+        if found and not found.group(3):
+            inodes.setdefault(int(found.group(2)), set()).add(int(found.group(1)))
+    return inodes
+
+
 def listener_ports(thread_names: Iterable[str]) -> set[int]:
     """The ports a process listens on, from its thread names (Fast DDS names them dds.shm.<port>).
 
@@ -103,16 +114,37 @@ class LivenessWatch:
 
     own_ports: set[int] = field(default_factory=set)
     check_ports: bool = True
+    confirm: int = 2  # checks in a row that must find it replaced (the listener may re-create it)
     checks: int = 0
+    _streak: dict[int, int] = field(default_factory=dict)
 
-    def verdict(self, maps_text: str, thread_names: Iterable[str] = ()) -> str | None:
-        """None while healthy; else the one log line saying why the node restarts."""
+    def verdict(
+        self,
+        maps_text: str,
+        thread_names: Iterable[str] = (),
+        current_inode: Callable[[int], int | None] = lambda _port: None,
+    ) -> str | None:
+        """None while healthy; else the one log line saying why the node restarts (once a port
+        was found replaced in ``confirm`` checks in a row).
+
+        A port counts as replaced when the process maps a deleted segment of it and does not map
+        the file now under its name (``current_inode(port)``: its inode, None when there is none).
+        Fast DDS's listener re-creates a port it finds not OK itself and maps the new file: such a
+        node hears again, the old mapping it still holds is harmless.
+        """
         self.checks += 1
         if not self.check_ports:
             return None
         ours = self.own_ports | listener_ports(thread_names)
-        replaced = sorted(deleted_port_mappings(maps_text) & ours)
-        return replaced_message(replaced[0]) if replaced else None
+        live = live_port_inodes(maps_text)
+        replaced = set()
+        for port in deleted_port_mappings(maps_text) & ours:
+            now = current_inode(port)
+            if now is None or now not in live.get(port, set()):
+                replaced.add(port)
+        self._streak = {port: self._streak.get(port, 0) + 1 for port in replaced}
+        due = sorted(port for port, streak in self._streak.items() if streak >= self.confirm)
+        return replaced_message(due[0]) if due else None
 
 
 @dataclass

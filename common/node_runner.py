@@ -115,6 +115,13 @@ def _own_maps() -> str:
         return ""
 
 
+def _port_file_inode(port: int) -> int | None:
+    try:
+        return Path(f"/dev/shm/fastrtps_port{port}").stat().st_ino
+    except OSError:
+        return None
+
+
 def schedule_liveness_watch(
     node: Node, ports: Iterable[int] = (), stall_timeout: float | None = None
 ) -> LivenessWatch:
@@ -134,7 +141,7 @@ def schedule_liveness_watch(
 
     def check() -> None:
         rearm()
-        verdict = watch.verdict(_own_maps(), _thread_names())
+        verdict = watch.verdict(_own_maps(), _thread_names(), _port_file_inode)
         if verdict is not None:
             node.get_logger().error(verdict)
             raise NodeUnhealthyError(verdict)

@@ -271,8 +271,12 @@ class _Supervisor:
         self.due.pop(role, None)
 
     def killed(self, role: str) -> None:
-        """The caller killed ``role`` on purpose and respawns it itself: not a self-restart."""
-        self.procs[role].wait(timeout=10)
+        """The caller killed ``role`` on purpose and respawns it itself: not a self-restart —
+        unless it had exited by itself before the kill (then it is recorded as one)."""
+        rc = self.procs[role].wait(timeout=10)
+        if rc != -signal.SIGKILL:
+            reason = _exit_reason(self.status[role])
+            self.exits.append({"role": role, "rc": rc, "reason": reason, "t": time.monotonic()})
 
     def poll(self) -> None:
         now = time.monotonic()

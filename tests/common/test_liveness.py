@@ -47,14 +47,33 @@ def test_listener_ports_come_from_fast_dds_thread_names_not_the_shared_7000s() -
     assert listener_ports(names) == {28459, 7451}  # domain 0's ports are below 8000: kept
 
 
-def test_the_watch_flags_only_its_own_ports() -> None:
-    watch = LivenessWatch(own_ports={28458, 28459})
-    assert watch.verdict(MAPS) == replaced_message(28459)
-    assert "port 28459 was replaced" in watch.verdict(MAPS)
-    assert LivenessWatch(own_ports={28523}).verdict(MAPS) is None  # mapped, not deleted
-    assert LivenessWatch().verdict(MAPS) is None  # 7000 (deleted) is nobody's own port
-    assert LivenessWatch().verdict(MAPS, ["dds.shm.28459"]) == replaced_message(28459)  # by thread
-    assert LivenessWatch(own_ports={28459}, check_ports=False).verdict(MAPS) is None
+def _twice(watch: LivenessWatch, *args) -> tuple[str | None, str | None]:
+    return watch.verdict(*args), watch.verdict(*args)
+
+
+def test_the_watch_flags_only_its_own_ports_and_only_when_confirmed() -> None:
+    assert _twice(LivenessWatch(own_ports={28458, 28459}), MAPS) == (None, replaced_message(28459))
+    assert "port 28459 was replaced" in replaced_message(28459)
+    assert _twice(LivenessWatch(own_ports={28523}), MAPS) == (None, None)  # mapped, not deleted
+    assert _twice(LivenessWatch(), MAPS) == (None, None)  # 7000 (deleted) is nobody's own port
+    by_thread = _twice(LivenessWatch(), MAPS, ["dds.shm.28459"])
+    assert by_thread == (None, replaced_message(28459))
+    assert _twice(LivenessWatch(own_ports={28459}, check_ports=False), MAPS) == (None, None)
+    watch = LivenessWatch(own_ports={28459})
+    watch.verdict(MAPS)
+    assert watch.verdict("") is None and watch.verdict(MAPS) is None  # a streak, broken: again
+
+
+def test_a_port_the_listener_recreated_and_maps_is_not_replaced() -> None:
+    """Fast DDS's listener re-creates a port it finds not OK and maps the new file: it hears."""
+    regenerated = MAPS + (
+        "7f014000-7f015000 rw-s 00000000 00:1b 7690001                    /dev/shm/fastrtps_port28459\n"
+    )
+    watch = LivenessWatch(own_ports={28459})
+    assert _twice(watch, regenerated, [], {28459: 7690001}.get) == (None, None)
+    # ...but a new file under the name that this process does not map is a port nobody reads
+    assert _twice(LivenessWatch(own_ports={28459}), regenerated, [], {28459: 7690002}.get)[1]
+    assert _twice(LivenessWatch(own_ports={28459}), regenerated, [], lambda _p: None)[1]  # no file
 
 
 def test_stall_timeout_from_the_environment() -> None:
@@ -90,9 +109,17 @@ def test_a_deleted_port_file_this_process_maps_is_seen_in_its_own_maps() -> None
     try:
         with path.open("r+b") as handle, mmap.mmap(handle.fileno(), 4096) as _mapping:
             watch = LivenessWatch(own_ports={port})
-            assert watch.verdict(Path("/proc/self/maps").read_text()) is None
+
+            def look() -> str | None:
+                inode = path.stat().st_ino if path.exists() else None
+                return watch.verdict(Path("/proc/self/maps").read_text(), [], lambda _p: inode)
+
+            assert (look(), look()) == (None, None)
             path.unlink()  # what Fast DDS does to a port it finds "not OK"
-            assert watch.verdict(Path("/proc/self/maps").read_text()) == replaced_message(port)
+            path.write_bytes(bytes(4096))  # and a writer creates a new one under its name
+            assert (look(), look()) == (None, replaced_message(port))
+            with path.open("r+b") as again, mmap.mmap(again.fileno(), 4096) as _new:  # re-created here
+                assert (look(), look()) == (None, None)
     finally:
         path.unlink(missing_ok=True)
 
