@@ -275,7 +275,7 @@ class _Supervisor:
         unless it had exited by itself before the kill (then it is recorded as one)."""
         rc = self.procs[role].wait(timeout=10)
         if rc != -signal.SIGKILL:
-            reason = _exit_reason(self.status[role])
+            reason = _exit_reason(self.status[role], rc)
             self.exits.append({"role": role, "rc": rc, "reason": reason, "t": time.monotonic()})
 
     def poll(self) -> None:
@@ -288,7 +288,8 @@ class _Supervisor:
             rc = proc.poll()
             if rc is None:
                 continue
-            self.exits.append({"role": role, "rc": rc, "reason": _exit_reason(self.status[role]), "t": now})
+            reason = _exit_reason(self.status[role], rc)
+            self.exits.append({"role": role, "rc": rc, "reason": reason, "t": now})
             self.due[role] = now + self.respawn_delay_s
 
     def counts(self, role: str) -> tuple[int, int]:
@@ -311,8 +312,11 @@ class _Supervisor:
         return None
 
 
-def _exit_reason(status: Path) -> str:
-    """Why a role exited by itself: its liveness watch's line, or the stall watchdog's header."""
+def _exit_reason(status: Path, rc: int | None = None) -> str:
+    """Why a role exited by itself: its liveness watch's line, the stall watchdog's header, or the
+    signal that ended it (SIGTRAP: a gdb of --kill-in-lock that timed out and was killed)."""
+    if rc is not None and rc < 0:
+        return f"killed by {signal.Signals(-rc).name}"
     try:
         lines = status.with_suffix(".log").read_text(errors="replace").splitlines()
     except OSError:
@@ -488,11 +492,17 @@ def _figures(results: list[dict], domain: int | None = None) -> dict:
     }
 
 
+def _exit_kind(exit_: dict) -> str:
+    """A self-restart's reason for the tables (the signal when it died of one)."""
+    rc = exit_.get("rc")
+    return f"killed by {signal.Signals(-rc).name}" if isinstance(rc, int) and rc < 0 else exit_["reason"]
+
+
 def _restart_figures(results: list[dict]) -> dict:
     """Self-restarts by the liveness watch (rounds of tools before it have none) and the time from
     the detector's respawn until the graph works again (acks at the camera, frames at the viewer)."""
     exits = [e for r in results for e in r.get("self_restarts", [])]
-    kinds = [f"{e['role']}: {e['reason']}" for e in exits]
+    kinds = [f"{e['role']}: {_exit_kind(e)}" for e in exits]
     recovered = sorted(r["recovered_s"] for r in results if r.get("recovered_s") is not None)
     with_restart = sorted(
         r["recovered_s"] for r in results if r.get("self_restarts") and r.get("recovered_s") is not None
@@ -590,7 +600,7 @@ def run(
 def _print_table(result: dict) -> None:
     header = ["arm", "graphs", "rounds", "killed in the lock", "wedged (in the lock)",
               "for good: stale mapping / own port removed / other",
-              "respawn → acks p50 s", "max s", "> 5 s"]  # fmt: skip
+              "respawn → acks p50 s", "max s", "> 5 s", "self-restarts", "recovery p50 / max s"]  # fmt: skip
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for arm, f in result.get("figures", {}).items():
@@ -599,8 +609,20 @@ def _print_table(result: dict) -> None:
         median, top = f["respawn_to_first_acks_s_median"], f["respawn_to_first_acks_s_max"]
         cells = [arm, f["graphs"], f["rounds"], f["killed_in_lock"],
                  f"{f['wedged']} ({f['wedged_in_lock']})", by_kind,
-                 median and round(median, 2), top and round(top, 2), f["respawns_over_5_s"]]  # fmt: skip
+                 median and round(median, 2), top and round(top, 2), f["respawns_over_5_s"],
+                 _restarts_cell(f), _recovery_cell(f)]  # fmt: skip
         print("| " + " | ".join(str(c) for c in cells) + " |")
+
+
+def _restarts_cell(f: dict) -> str:
+    kinds = f.get("self_restarts_by_kind", {})
+    why = ", ".join(f"{kind}: {n}" for kind, n in kinds.items())
+    return f"{f.get('self_restarts', 0)}" + (f" ({why})" if why else "")
+
+
+def _recovery_cell(f: dict) -> str:
+    median, top = f.get("recovery_s_median"), f.get("recovery_s_max")
+    return "–" if median is None else f"{median:.2f} / {top:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
