@@ -151,6 +151,12 @@ def with_participant_id(xml_text: str, participant_id: int, peers_range: int = P
 
 
 _held: list[IO[str]] = []  # lock handles of this process' claimed ids (released at exit)
+_claimed: list[tuple[int, int]] = []  # (domain, participant id) of this process' claims
+
+
+def own_ports() -> set[int]:
+    """The unicast (and shared-memory) ports of the ids this process claimed (empty: none)."""
+    return {port for domain, pid in _claimed for port in unicast_ports(domain, pid)}
 
 
 def use_fresh_participant_id(environ: dict[str, str] | None = None) -> str:
@@ -170,6 +176,7 @@ def use_fresh_participant_id(environ: dict[str, str] | None = None) -> str:
         )
     participant_id, handle = claimed
     _held.append(handle)
+    _claimed.append((domain, participant_id))
     text = with_participant_id(Path(source).read_text(), participant_id)
     out = LOCK_DIR / f"d{domain}_p{participant_id}_profile.xml"
     with contextlib.suppress(FileNotFoundError):

@@ -11,6 +11,13 @@ frames flow, starts a new one and checks, within --timeout seconds, that (1) the
 receives frames again (the camera gets its acks) and (2) the bystander keeps receiving frames.
 A round that fails either is a wedge; the script prints a Markdown table and writes JSON.
 
+A role that exits by itself is started again after RESPAWN_DELAY_S, as launch's ``respawn=True``
+does: with the ``fresh`` arm every role runs what run_node runs for our nodes — a fresh
+participant id and the liveness watch (common/liveness.py), which exits a node whose own receive
+port was replaced or whose executor stalled. Such self-restarts are counted per round, and
+``recovered_s`` is the time from the detector's respawn until acks reach the camera and frames
+the viewer again; a round is wedged only if the graph does not work again within --timeout.
+
     python -m dev.shm_wedge_repro [--rounds 20] [--profile config/fastdds_profiles.xml]
         [--hold 300] [--out benchmarks/results/shm_wedge.json]
 
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import json
 import os
 import platform
@@ -55,10 +63,13 @@ def _role(role: str, fps: float, status_path: Path) -> int:
     from sensor_msgs.msg import Image
     from std_msgs.msg import Header
 
-    from edge_rover.common.dds_identity import use_fresh_participant_id
+    from edge_rover.common.dds_identity import own_ports, use_fresh_participant_id
+    from edge_rover.common.liveness import EXIT_UNHEALTHY
+    from edge_rover.common.node_runner import CLEANUP_DEADLINE_S, NodeUnhealthyError, schedule_liveness_watch
     from edge_rover.common.qos import SENSOR_QOS
 
-    if os.environ.get("WEDGE_FRESH_ID") == "1":  # what run_node does for every node of ours
+    fresh = os.environ.get("WEDGE_FRESH_ID") == "1"
+    if fresh:  # what run_node does for every node of ours
         print(use_fresh_participant_id(), flush=True)
     rclpy.init()
     node = rclpy.create_node(f"wedge_{role}")
@@ -97,10 +108,19 @@ def _role(role: str, fps: float, status_path: Path) -> int:
         os.replace(tmp, status_path)
 
     node.create_timer(0.2, report)
+    if fresh:  # and the liveness watch, as run_node does (EDGE_ROVER_STALL_TIMEOUT_S / _PORT_WATCH)
+        schedule_liveness_watch(node, own_ports())
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         executor.spin()
+    except KeyboardInterrupt:
+        pass
+    except NodeUnhealthyError:  # as run_node: exit non-zero (a clean-up stuck in DDS gets a deadline)
+        faulthandler.dump_traceback_later(CLEANUP_DEADLINE_S, exit=True)
+        node.destroy_node()
+        rclpy.try_shutdown()
+        return EXIT_UNHEALTHY
     return 0
 
 
@@ -227,14 +247,86 @@ def _read(status: Path) -> tuple[int, int]:
         return 0, 0
 
 
-def _wait_growth(status: Path, index: int, timeout_s: float, minimum: int = 5) -> float | None:
-    """Seconds until counter ``index`` of ``status`` grew by ``minimum``; None on timeout."""
-    start_value, start = _read(status)[index], time.monotonic()
-    while time.monotonic() - start < timeout_s:
-        if _read(status)[index] >= start_value + minimum:
-            return time.monotonic() - start
-        time.sleep(0.05)
-    return None
+class _Supervisor:
+    """The graph's processes, respawned as launch's ``respawn=True`` does: a role that exits by
+    itself (the liveness watch restarting a node that can no longer work) starts again after
+    ``RESPAWN_DELAY_S``. Counters are summed over a role's processes, so a camera restarted in
+    the middle of a round still counts what it published and heard before."""
+
+    def __init__(self, fps: float, work: Path, env: dict[str, str], respawn_delay_s: float) -> None:
+        self.fps, self.work, self.env, self.respawn_delay_s = fps, work, env, respawn_delay_s
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.status: dict[str, Path] = {}
+        self.base: dict[str, tuple[int, int]] = {}
+        self.due: dict[str, float] = {}  # role -> monotonic time of its respawn
+        self.exits: list[dict] = []  # self-restarts: {role, rc, reason, t}
+
+    def start(self, role: str) -> None:
+        old = self.status.get(role)
+        if old is not None:
+            frames, acks = _read(old)
+            base = self.base.get(role, (0, 0))
+            self.base[role] = (base[0] + frames, base[1] + acks)
+        self.procs[role], self.status[role] = _start(role, self.fps, self.work, self.env)
+        self.due.pop(role, None)
+
+    def killed(self, role: str) -> None:
+        """The caller killed ``role`` on purpose and respawns it itself: not a self-restart —
+        unless it had exited by itself before the kill (then it is recorded as one)."""
+        rc = self.procs[role].wait(timeout=10)
+        if rc != -signal.SIGKILL:
+            reason = _exit_reason(self.status[role], rc)
+            self.exits.append({"role": role, "rc": rc, "reason": reason, "t": time.monotonic()})
+
+    def poll(self) -> None:
+        now = time.monotonic()
+        for role, proc in self.procs.items():
+            if role in self.due:
+                if now >= self.due[role]:
+                    self.start(role)
+                continue
+            rc = proc.poll()
+            if rc is None:
+                continue
+            reason = _exit_reason(self.status[role], rc)
+            self.exits.append({"role": role, "rc": rc, "reason": reason, "t": now})
+            self.due[role] = now + self.respawn_delay_s
+
+    def counts(self, role: str) -> tuple[int, int]:
+        frames, acks = _read(self.status[role])
+        base = self.base.get(role, (0, 0))
+        return base[0] + frames, base[1] + acks
+
+    def pids(self) -> dict[str, int]:
+        return {role: proc.pid for role, proc in self.procs.items()}
+
+    def wait_growth(self, role: str, index: int, timeout_s: float, minimum: int = 5) -> float | None:
+        """Seconds until counter ``index`` of ``role`` grew by ``minimum``; None on timeout.
+        Respawns exited roles meanwhile."""
+        start_value, start = self.counts(role)[index], time.monotonic()
+        while time.monotonic() - start < timeout_s:
+            self.poll()
+            if self.counts(role)[index] >= start_value + minimum:
+                return time.monotonic() - start
+            time.sleep(0.05)
+        return None
+
+
+def _exit_reason(status: Path, rc: int | None = None) -> str:
+    """Why a role exited by itself: its liveness watch's line, the stall watchdog's header, or the
+    signal that ended it (SIGTRAP: a gdb of --kill-in-lock that timed out and was killed)."""
+    if rc is not None and rc < 0:
+        return f"killed by {signal.Signals(-rc).name}"
+    try:
+        lines = status.with_suffix(".log").read_text(errors="replace").splitlines()
+    except OSError:
+        return "no log"
+    for line in reversed(lines):
+        if "was replaced" in line:
+            return "own port replaced"
+        if line.startswith("Timeout ("):
+            return "executor stalled"
+    return lines[-1][-200:] if lines else "empty log"
 
 
 def _fastdds_version() -> str:
@@ -273,7 +365,13 @@ def _id_from_ports(ports: list[int], domain: int) -> int | None:
     return min(ids) if len(ids) == 1 else None
 
 
-ARMS = {"fresh": "1", "default": "0"}  # arm -> WEDGE_FRESH_ID: with the fix, without it (control)
+# arm -> the roles' environment. fresh: what run_node does (a fresh participant id and the liveness
+# watch); id_only: the fresh id without the watch (the fix before it); default: neither (control).
+ARMS = {
+    "fresh": {"WEDGE_FRESH_ID": "1"},
+    "id_only": {"WEDGE_FRESH_ID": "1", "EDGE_ROVER_STALL_TIMEOUT_S": "0", "EDGE_ROVER_PORT_WATCH": "0"},
+    "default": {"WEDGE_FRESH_ID": "0"},
+}
 
 
 def _graph(
@@ -281,38 +379,52 @@ def _graph(
     on_round: Callable[[dict], None],
 ) -> int:  # fmt: skip
     """One graph (camera, viewer, detector); up to ``rounds`` kill + respawn rounds, each passed to
-    ``on_round``. A wedge that lasts past the late wait ends the graph (every later respawn in it
-    would count the same wedge again); returns the rounds done."""
+    ``on_round``. A role that exits by itself is respawned after RESPAWN_DELAY_S (as launch does).
+    A wedge that lasts past the late wait ends the graph (every later respawn in it would count
+    the same wedge again); returns the rounds done."""
+    from edge_rover.common.launch_helpers import RESPAWN_DELAY_S
+
     work = Path(tempfile.mkdtemp(prefix="shm_wedge_"))
     before = _shm_segments()
-    camera, cam_status = _start("camera", fps, work, env)
-    viewer, view_status = _start("viewer", fps, work, env)
-    detector, det_status = _start("detector", fps, work, env)
-    pids = {"camera": camera.pid, "viewer": viewer.pid}
+    graph = _Supervisor(fps, work, env, RESPAWN_DELAY_S)
+    for role in ("camera", "viewer", "detector"):
+        graph.start(role)
     done = 0
+    domain = int(env["ROS_DOMAIN_ID"])
     try:
-        if _wait_growth(cam_status, 1, 60.0) is None:
+        if graph.wait_growth("camera", 1, 60.0) is None:
             raise RuntimeError(f"no acks at start: the graph never connected (not a wedge); logs in {work}")
         for _ in range(rounds):
-            time.sleep(1.0)  # frames flowing
-            domain = int(env["ROS_DOMAIN_ID"])
+            settle = time.monotonic()
+            while time.monotonic() - settle < 1.0:  # frames flowing (and respawns due from before)
+                graph.poll()
+                time.sleep(0.05)
+            while graph.due:  # a role still restarting from the previous round
+                graph.poll()
+                time.sleep(0.05)
+            exits_before = len(graph.exits)
+            detector, det_status = graph.procs["detector"], graph.status["detector"]
             killed_id = _participant_id(det_status) or _id_from_ports(_listener_ports(detector.pid), domain)
             if kill_in_lock:
                 killed_how = _kill_in_port_lock(detector.pid, kill_in_lock, work)
             else:
                 os.kill(detector.pid, signal.SIGKILL)
                 killed_how = "SIGKILL"
-            detector.wait(timeout=10)
+            graph.killed("detector")
             time.sleep(0.2)
-            detector, det_status = _start("detector", fps, work, env)
-            acks_back = _wait_growth(cam_status, 1, timeout_s)
-            viewer_ok = _wait_growth(view_status, 0, 5.0)
-            camera_alive = _wait_growth(cam_status, 0, 3.0)
+            graph.start("detector")
+            respawned = time.monotonic()
+            acks_back = graph.wait_growth("camera", 1, timeout_s)
+            viewer_ok = graph.wait_growth("viewer", 0, 5.0)
+            working = acks_back is not None and viewer_ok is not None
+            recovered = time.monotonic() - respawned if working else None
+            camera_alive = graph.wait_growth("camera", 0, 3.0)
+            camera, detector = graph.procs["camera"], graph.procs["detector"]
             result = {
                 "killed": killed_how,
                 "killed_in_lock": killed_how.startswith("thread="),
                 "killed_participant_id": killed_id,
-                "new_participant_id": _participant_id(det_status)
+                "new_participant_id": _participant_id(graph.status["detector"])
                 or _id_from_ports(_listener_ports(detector.pid), domain),
                 "camera_ports": _listener_ports(camera.pid),
                 "camera_stale_port_mappings": _stale_port_mappings(camera.pid),
@@ -320,21 +432,25 @@ def _graph(
                 "viewer_frames_s": viewer_ok,
                 "camera_publishing": camera_alive is not None,
                 "wedged": acks_back is None or viewer_ok is None,
+                "recovered_s": recovered,  # respawn -> acks at the camera and frames at the viewer
             }
             if acks_back is None:  # transient (a slow start under load) or for good? Wait longer.
-                late = _wait_growth(cam_status, 1, 30.0)
+                late = graph.wait_growth("camera", 1, 30.0)
                 result["acks_back_late_s"] = None if late is None else timeout_s + late
-                result["diagnosis"] = _diagnosis({"camera": camera.pid, "detector": detector.pid})
+                result["diagnosis"] = _diagnosis(graph.pids())
+            result["self_restarts"] = [
+                {**e, "t": round(e["t"] - respawned, 2)} for e in graph.exits[exits_before:]
+            ]  # t: seconds after the detector's respawn (negative: between the kill and it)
             on_round(result)
             done += 1
             if result["wedged"] and hold_s > 0:
-                print(f"\nwedged: pids {pids | {'detector': detector.pid}}; holding {hold_s} s", flush=True)
+                print(f"\nwedged: pids {graph.pids()}; logs in {work}; holding {hold_s} s", flush=True)
                 time.sleep(hold_s)
                 break
             if acks_back is None and result["acks_back_late_s"] is None:
                 break  # wedged for good: a new graph for the next round
     finally:
-        stop_process_groups([detector, viewer, camera])
+        stop_process_groups([graph.procs[r] for r in ("detector", "viewer", "camera")])
         remove_unmapped_segments([Path("/dev/shm", name) for name in _shm_segments() - before])
     return done
 
@@ -372,16 +488,44 @@ def _figures(results: list[dict], domain: int | None = None) -> dict:
         "respawn_to_first_acks_s_median": backs[len(backs) // 2] if backs else None,
         "respawn_to_first_acks_s_max": backs[-1] if backs else None,
         "respawns_over_5_s": sum(b > 5.0 for b in backs),
+        **_restart_figures(results),
+    }
+
+
+def _exit_kind(exit_: dict) -> str:
+    """A self-restart's reason for the tables (the signal when it died of one)."""
+    rc = exit_.get("rc")
+    return f"killed by {signal.Signals(-rc).name}" if isinstance(rc, int) and rc < 0 else exit_["reason"]
+
+
+def _restart_figures(results: list[dict]) -> dict:
+    """Self-restarts by the liveness watch (rounds of tools before it have none) and the time from
+    the detector's respawn until the graph works again (acks at the camera, frames at the viewer)."""
+    exits = [e for r in results for e in r.get("self_restarts", [])]
+    kinds = [f"{e['role']}: {_exit_kind(e)}" for e in exits]
+    recovered = sorted(r["recovered_s"] for r in results if r.get("recovered_s") is not None)
+    with_restart = sorted(
+        r["recovered_s"] for r in results if r.get("self_restarts") and r.get("recovered_s") is not None
+    )
+    return {
+        "self_restarts": len(exits),
+        "self_restarts_by_kind": {k: kinds.count(k) for k in sorted(set(kinds))},
+        "rounds_with_self_restarts": sum(bool(r.get("self_restarts")) for r in results),
+        "recovery_s_median": recovered[len(recovered) // 2] if recovered else None,
+        "recovery_s_max": recovered[-1] if recovered else None,
+        "recovery_with_self_restart_s_median": with_restart[len(with_restart) // 2] if with_restart else None,
+        "recovery_with_self_restart_s_max": with_restart[-1] if with_restart else None,
     }
 
 
 def run(
     rounds: int, fps: float, timeout_s: float, profile: Path, hold_s: float = 0.0, kill_in_lock: str = "",
-    arms: list[str] | None = None, block: int = 0, out: Path | None = None,
+    arms: list[str] | None = None, block: int = 0, out: Path | None = None, domain: int | None = None,
 ) -> dict:  # fmt: skip
     """``rounds`` per arm. One arm (default: as WEDGE_FRESH_ID says) runs in one graph; several
     alternate in blocks of ``block`` rounds, each block a new graph, so the arms share the
-    machine's load. The result is rewritten to ``out`` after every round."""
+    machine's load. The result is rewritten to ``out`` after every round. ``domain``: a ROS domain
+    the caller knows to be free (default: one claimed with the tests' lock files)."""
     from edge_rover.common.ros_domain import claim_domain_id
 
     if not arms:  # an arm named twice gets two blocks per turn (it reaches ``rounds`` sooner)
@@ -389,7 +533,8 @@ def run(
     block = block or rounds
     # A domain of its own (the tests' lock files): a foreign participant killed in the same domain
     # can wedge ours too (discovery traffic goes through the same shared-memory ports).
-    domain, _domain_lock = claim_domain_id()
+    if domain is None:
+        domain, _domain_lock = claim_domain_id()
     base_env = {**os.environ, "FASTRTPS_DEFAULT_PROFILES_FILE": str(profile), "PYTHONUNBUFFERED": "1"}
     base_env["ROS_DOMAIN_ID"] = str(domain)
     base_env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
@@ -432,7 +577,7 @@ def run(
                 if todo <= 0:
                     continue
                 graph += 1
-                env = {**base_env, "WEDGE_FRESH_ID": ARMS[arm]}
+                env = {**base_env, **ARMS[arm]}
 
                 def on_round(one: dict, a: str = arm, g: int = graph) -> None:
                     record(a, g, one)
@@ -455,7 +600,7 @@ def run(
 def _print_table(result: dict) -> None:
     header = ["arm", "graphs", "rounds", "killed in the lock", "wedged (in the lock)",
               "for good: stale mapping / own port removed / other",
-              "respawn → acks p50 s", "max s", "> 5 s"]  # fmt: skip
+              "respawn → acks p50 s", "max s", "> 5 s", "self-restarts", "recovery p50 / max s"]  # fmt: skip
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for arm, f in result.get("figures", {}).items():
@@ -464,8 +609,20 @@ def _print_table(result: dict) -> None:
         median, top = f["respawn_to_first_acks_s_median"], f["respawn_to_first_acks_s_max"]
         cells = [arm, f["graphs"], f["rounds"], f["killed_in_lock"],
                  f"{f['wedged']} ({f['wedged_in_lock']})", by_kind,
-                 median and round(median, 2), top and round(top, 2), f["respawns_over_5_s"]]  # fmt: skip
+                 median and round(median, 2), top and round(top, 2), f["respawns_over_5_s"],
+                 _restarts_cell(f), _recovery_cell(f)]  # fmt: skip
         print("| " + " | ".join(str(c) for c in cells) + " |")
+
+
+def _restarts_cell(f: dict) -> str:
+    kinds = f.get("self_restarts_by_kind", {})
+    why = ", ".join(f"{kind}: {n}" for kind, n in kinds.items())
+    return f"{f.get('self_restarts', 0)}" + (f" ({why})" if why else "")
+
+
+def _recovery_cell(f: dict) -> str:
+    median, top = f.get("recovery_s_median"), f.get("recovery_s_max")
+    return "–" if median is None else f"{median:.2f} / {top:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -476,7 +633,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--status", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=20, help="kill + respawn rounds (per arm)")
     parser.add_argument("--fps", type=float, default=20.0)
-    parser.add_argument("--timeout", type=float, default=15.0, help="seconds a respawned detector gets")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=20.0,
+        help="seconds the graph gets to work again after the respawn (acks at the camera; a camera "
+        "the liveness watch restarts needs ~10 s of them)",
+    )
+    parser.add_argument("--domain", type=int, help="ROS domain to use (default: claim a free one in 1..100)")
     parser.add_argument("--profile", type=Path, default=REPO_ROOT / "config" / "fastdds_profiles.xml")
     parser.add_argument("--out", type=Path, help="JSON result, rewritten after every round")
     parser.add_argument(
@@ -488,8 +652,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--arms",
         default="",
-        help="comma list of fresh (WEDGE_FRESH_ID=1, the fix) and default (=0, the control), run in "
-        "alternating blocks; default: one arm as $WEDGE_FRESH_ID says",
+        help="comma list of fresh (fresh participant id + liveness watch: what run_node does), id_only "
+        "(the fresh id alone) and default (neither: the control), run in alternating blocks; "
+        "default: one arm as $WEDGE_FRESH_ID says",
     )
     parser.add_argument("--block", type=int, default=0, help="rounds per graph when arms alternate")
     parser.add_argument("--hold", type=float, default=0.0, help="on the first wedge: keep it this long, stop")
@@ -512,7 +677,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--arms: choose from {', '.join(ARMS)}, got {args.arms!r}")
     result = run(
         args.rounds, args.fps, args.timeout, args.profile.resolve(), args.hold, args.kill_in_lock,
-        arms, args.block, args.out,
+        arms, args.block, args.out, args.domain,
     )  # fmt: skip
     _print_table(result)
     return 0

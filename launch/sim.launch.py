@@ -24,6 +24,7 @@ from launch_ros.parameter_descriptions import ParameterValue
 from edge_rover.common.launch_helpers import (
     PACKAGE,
     PIPELINE,
+    RESPAWN_DELAY_S,
     angular_z_convention,
     dds_network_actions,
     detector_overrides,
@@ -60,6 +61,8 @@ def _controller_without_detector_watch() -> list[Node]:
             output="screen",
             emulate_tty=True,
             parameters=node_params("controller", extra),
+            respawn=True,  # like every node of ours (its liveness watch exits it when it cannot work)
+            respawn_delay=RESPAWN_DELAY_S,
         )
     ]
 

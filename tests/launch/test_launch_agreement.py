@@ -237,3 +237,34 @@ def test_every_node_runs_in_the_namespace_argument(path: Path) -> None:
     spaces = node_namespaces(path, arguments)
     assert spaces.pop("rviz2") == "/"
     assert spaces and set(spaces.values()) == {"/rover1"}, (path.name, spaces)
+
+
+# Ours but not respawned: their exit ends the graph on purpose (the scenario / the bag is over).
+ENDS_THE_GRAPH = {"sim", "bag_replay"}
+
+
+@pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("perfect", ["false", "true"])
+def test_every_node_of_ours_is_respawned(path: Path, perfect: str) -> None:
+    """A node whose liveness watch finds it cannot work (common/liveness.py) exits non-zero: the
+    launch must start it again (after RESPAWN_DELAY_S), or the graph stays deaf."""
+    from edge_rover.common.launch_helpers import RESPAWN_DELAY_S
+
+    arguments = {"bag": "/nonexistent"} if path.name == "replay.launch.py" else {}
+    if path.name == "sim.launch.py":
+        arguments["perfect_perception"] = perfect
+    description, context = _evaluated(path, arguments)
+    checked = []
+    for node in _entities(description.entities, context):
+        if not isinstance(node, Node) or node._Node__package != "edge_rover":
+            continue
+        raw = normalize_to_list_of_substitutions(node._Node__node_executable)
+        executable = perform_substitutions(context, raw)
+        if executable in ENDS_THE_GRAPH:
+            continue
+        respawn = node._ExecuteLocal__respawn
+        respawn = perform_substitutions(context, respawn) if isinstance(respawn, list) else respawn
+        assert str(respawn).lower() == "true", f"{path.name}: {executable} has respawn={respawn!r}"
+        assert node._ExecuteLocal__respawn_delay == RESPAWN_DELAY_S, executable
+        checked.append(executable)
+    assert checked, path.name
