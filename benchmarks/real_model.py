@@ -239,6 +239,21 @@ def cross_domain(sim_val: Path, threads: int) -> dict:
     return out
 
 
+def _carry_over(result: dict, out: Path) -> None:
+    """Keep the sections this run did not measure (``--shapes``, ``--sim-val``) from the file it
+    replaces, with that run's command under ``carried_over``: a latency re-run does not drop them."""
+    if not out.is_file():
+        return
+    earlier = json.loads(out.read_text())
+    kept = [k for k in ("input_shape", "cross_domain") if k in earlier and k not in result]
+    if kept:
+        for key in kept:
+            result[key] = earlier[key]
+        carried = earlier.get("carried_over", {})
+        source = {k: carried.get(k, earlier["command"]) for k in kept}
+        result["carried_over"] = {**{k: v for k, v in carried.items() if k in kept}, **source}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -273,6 +288,7 @@ def main() -> None:
     if args.sim_val:
         result["cross_domain"] = cross_domain(args.sim_val, args.threads)
     result["load_average_after"] = load_average()
+    _carry_over(result, args.out)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print("| config | p50 ms | p99 ms | CPU % at 30 FPS |")

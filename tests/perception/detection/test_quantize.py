@@ -150,6 +150,15 @@ def test_head_nodes_contain_the_decode_and_the_head_convolutions_only(shared_dat
         quantize.fp32_node_names(model, "backbone")
 
 
+def test_class_convs_are_the_three_last_convolutions_that_write_the_class_logits(shared_data: Path) -> None:
+    """What the OpenVINO IR keeps in FP32 beside the decode: the 1x1 convs writing the 80 logits."""
+    onnx = pytest.importorskip("onnx")
+    model = onnx.load(str(shared_data / "models" / COCO_FP32))
+    names = quantize.class_conv_names(model)
+    assert sorted(names) == [f"/model.22/cv3.{s}/cv3.{s}.2/Conv" for s in range(3)]
+    assert not set(names) & set(quantize.decode_node_names(model))  # the walk stops at them
+
+
 def test_calibration_stride_is_passed_only_when_it_splits_the_frames() -> None:
     assert quantize._calibration_options("percentile", 200) == {"CalibPercentile": 99.999}
     assert quantize._calibration_options("percentile", 200, 20)["CalibStridedMinMax"] == 20
