@@ -202,25 +202,31 @@ def test_a_node_whose_own_port_file_is_replaced_exits_with_the_line(tmp_path: Pa
     with shared_memory_transport() as shm_env:
         env = {**shm_env, "EDGE_ROVER_PORT_WATCH": "1" if watch else "0"}
         proc = _start_probe(tmp_path, 0.0, env)
-        lines: list[str] = []
-        deadline = time.monotonic() + 30.0
-        while time.monotonic() < deadline and not any("liveness:" in line for line in lines):
-            lines.append(proc.stdout.readline())  # the id's line comes first, then the watch's
-        found = [re.search(r"DDS participant id (\d+)", line) for line in lines]
-        claimed = next((int(f.group(1)) for f in found if f), None)
-        assert claimed is not None, lines
-        own = unicast_ports(int(os.environ["ROS_DOMAIN_ID"]), claimed)
-        ports = [p for p in own if Path(f"/dev/shm/fastrtps_port{p}").exists()]
-        assert ports, f"no port file of participant {claimed} in /dev/shm"
-        port_file = Path(f"/dev/shm/fastrtps_port{ports[0]}")
-        maps = Path(f"/proc/{proc.pid}/maps").read_text()
-        assert f"{port_file} (deleted)" not in maps and str(port_file) in maps
-        port_file.unlink()  # the probe's own file (this test started it): replaced by a new one
-        port_file.write_bytes(bytes(4096))
         try:
-            code, out = _finish(proc, 8.0)
-        finally:
-            port_file.unlink(missing_ok=True)
+            lines: list[str] = []
+            deadline = time.monotonic() + 30.0
+            while time.monotonic() < deadline and not any("liveness:" in line for line in lines):
+                lines.append(proc.stdout.readline())  # the id's line comes first, then the watch's
+            found = [re.search(r"DDS participant id (\d+)", line) for line in lines]
+            claimed = next((int(f.group(1)) for f in found if f), None)
+            assert claimed is not None, lines
+            own = unicast_ports(int(os.environ["ROS_DOMAIN_ID"]), claimed)
+            ports = [p for p in own if Path(f"/dev/shm/fastrtps_port{p}").exists()]
+            assert ports, f"no port file of participant {claimed} in /dev/shm"
+            port_file = Path(f"/dev/shm/fastrtps_port{ports[0]}")
+            maps = Path(f"/proc/{proc.pid}/maps").read_text()
+            assert f"{port_file} (deleted)" not in maps and str(port_file) in maps
+            port_file.unlink()  # the probe's own file (this test started it): replaced by a new one
+            port_file.write_bytes(bytes(4096))
+            try:
+                code, out = _finish(proc, 8.0)
+            finally:
+                port_file.unlink(missing_ok=True)
+        finally:  # a failed check above must not leave the probe running
+            if proc.poll() is None:
+                from edge_rover.common.processes import stop_process_group
+
+                stop_process_group(proc, grace_s=5.0)
     out = "".join(lines) + out
     if not watch:
         assert code is None, out
