@@ -115,7 +115,6 @@ class LivenessWatch:
     own_ports: set[int] = field(default_factory=set)
     check_ports: bool = True
     confirm: int = 2  # checks in a row that must find it replaced (the listener may re-create it)
-    checks: int = 0
     _streak: dict[int, int] = field(default_factory=dict)
 
     def verdict(
@@ -132,7 +131,6 @@ class LivenessWatch:
         Fast DDS's listener re-creates a port it finds not OK itself and maps the new file: such a
         node hears again, the old mapping it still holds is harmless.
         """
-        self.checks += 1
         if not self.check_ports:
             return None
         ours = self.own_ports | listener_ports(thread_names)
