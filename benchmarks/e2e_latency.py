@@ -2,10 +2,11 @@
 
 camera (folder of frames, looped) → detector → obstacle_mapper → controller (TwistStamped, stamp
 = capture stamp of the newest frame used), each a separate process on real DDS. A probe node
-records, per capture stamp, when its first /cmd_vel arrived, and counts the frames each stage
-saw; psutil samples CPU% and RSS per node.
+records, per capture stamp, when its first /cmd_vel arrived and when each stage's message for it
+arrived (camera_info, detections, obstacles: where the latency goes), and counts the frames each
+stage saw; psutil samples CPU% and RSS per node.
 
-    python -m benchmarks.e2e_latency [--fps 15 30] [--seconds 30] [--size 640x480] [--frames DIR]
+    python -m benchmarks.e2e_latency [--fps 15 30] [--seconds 30] [--size 640x480] [--frames DIR|real]
 
 Writes benchmarks/results/e2e_latency.json and prints a Markdown table.
 """
@@ -27,7 +28,7 @@ import numpy as np
 import psutil
 import yaml
 
-from edge_rover.common.graph import CAMERA_IMAGE, CMD_VEL, DETECTIONS, OBSTACLES, resolve
+from edge_rover.common.graph import CAMERA_INFO, CMD_VEL, DETECTIONS, DIAGNOSTICS, OBSTACLES, resolve
 from edge_rover.common.processes import stop_process_groups
 from edge_rover.common.ros_domain import claim_domain_id
 
@@ -52,6 +53,30 @@ def make_frames(folder: Path, count: int, width: int, height: int) -> Path:
     return folder
 
 
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+def make_real_frames(folder: Path, width: int, height: int, data: Path = SHARED_DATA) -> Path:
+    """The real pictures of ../shared/data (photos + coco8) as camera frames: centre-cropped to the
+    frame's aspect ratio and resized, so nothing is squashed (the camera would not squash either)."""
+    pictures = sorted((data / "images").glob("*.jpg")) + sorted((data / "coco8" / "images").glob("*/*.jpg"))
+    if not pictures:
+        raise SystemExit(f"--frames real: no pictures under {data}/images or {data}/coco8/images")
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, path in enumerate(pictures):
+        image = cv2.imread(str(path))
+        if image is None:
+            raise SystemExit(f"--frames real: {path} is not a readable image")
+        h, w = image.shape[:2]
+        crop_w, crop_h = min(w, round(h * width / height)), min(h, round(w * height / width))
+        x0, y0 = (w - crop_w) // 2, (h - crop_h) // 2
+        frame = cv2.resize(
+            image[y0 : y0 + crop_h, x0 : x0 + crop_w], (width, height), interpolation=cv2.INTER_AREA
+        )
+        cv2.imwrite(str(folder / f"{i:03d}.png"), frame)
+    return folder
+
+
 def start_node(name: str, params: dict[str, str], log_dir: Path) -> subprocess.Popen:
     args = ["ros2", "run", "edge_rover", name, "--ros-args"]
     config = REPO_ROOT / "config" / f"{name}.yaml"
@@ -65,36 +90,77 @@ def start_node(name: str, params: dict[str, str], log_dir: Path) -> subprocess.P
 
 def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> dict:
     import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
     from geometry_msgs.msg import TwistStamped
     from rclpy.executors import SingleThreadedExecutor
-    from sensor_msgs.msg import Image
+    from rclpy.subscription import Subscription
+    from sensor_msgs.msg import CameraInfo
     from vision_msgs.msg import Detection2DArray, Detection3DArray
 
+    from edge_rover.common.msgs.diagnostics import diagnostics_from_msg
     from edge_rover.common.msgs.stamps import stamp_to_sec
     from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
 
     rclpy.init()
     node = rclpy.create_node("e2e_probe")
     seen: dict[str, set[float]] = {"camera": set(), "detector": set(), "obstacle_mapper": set()}
+    # capture stamp → when the probe first got that frame's message from each stage (where the
+    # latency goes)
+    arrived: dict[str, dict[float, float]] = {stage: {} for stage in seen}
     first_cmd: dict[float, float] = {}
     measuring = {"on": False}
 
+    # Arrival = when DDS handed the sample to the probe's reader (MessageInfo received_timestamp,
+    # system clock like the stamps), not when this Python loop got round to it: the probe's own
+    # pauses (the 1 Hz psutil sample) would otherwise land on the figure it measures. rclpy
+    # before Iron (Humble) passes no MessageInfo: the callback's clock is used there.
+    with_info = hasattr(Subscription, "CallbackType")
+    probe_backlog: list[float] = []  # callback time - DDS receive time, per command (s)
+
+    def arrival(info: dict | None) -> float:
+        now = node.get_clock().now().nanoseconds / 1e9
+        received = (info or {}).get("received_timestamp") or 0
+        return received / 1e9 if received else now
+
+    def taking_info(callback):
+        if with_info:
+            return lambda msg, info: callback(msg, info)
+        return lambda msg: callback(msg, None)
+
     def mark(stage: str):
-        def callback(msg) -> None:
+        def callback(msg, info) -> None:
             if measuring["on"]:
-                seen[stage].add(round(stamp_to_sec(msg.header.stamp), 6))
+                stamp = round(stamp_to_sec(msg.header.stamp), 6)
+                seen[stage].add(stamp)
+                arrived[stage].setdefault(stamp, arrival(info))
 
-        return callback
+        return taking_info(callback)
 
-    def on_cmd(msg: TwistStamped) -> None:
+    def cmd_callback(msg: TwistStamped, info) -> None:
         stamp = round(stamp_to_sec(msg.header.stamp), 6)
         if measuring["on"] and stamp > 0 and stamp not in first_cmd:
-            first_cmd[stamp] = node.get_clock().now().nanoseconds / 1e9
+            first_cmd[stamp] = arrival(info)
+            probe_backlog.append(node.get_clock().now().nanoseconds / 1e9 - first_cmd[stamp])
 
-    node.create_subscription(Image, resolve(CAMERA_IMAGE), mark("camera"), SENSOR_QOS)
+    on_cmd = taking_info(cmd_callback)
+
+    # camera_info carries each frame's capture stamp too: taking the 0.9 MB image here would cost
+    # the probe ~12 % of a core (measured) on the same 2 cores as the graph it measures
+    node.create_subscription(CameraInfo, resolve(CAMERA_INFO), mark("camera"), SENSOR_QOS)
     node.create_subscription(Detection2DArray, resolve(DETECTIONS), mark("detector"), SENSOR_QOS)
     node.create_subscription(Detection3DArray, resolve(OBSTACLES), mark("obstacle_mapper"), SENSOR_QOS)
     node.create_subscription(TwistStamped, resolve(CMD_VEL), on_cmd, RELIABLE_QOS)
+    # the detector's own view of its last 300 frames (image → detections, in the node): tells a
+    # slow model from frames that waited
+    detector_timing: dict[str, str] = {}
+
+    def on_diagnostics(msg: DiagnosticArray) -> None:
+        for status in diagnostics_from_msg(msg):
+            if measuring["on"] and "processing_ms_p99" in status.values:
+                detector_timing.update({k: v for k, v in status.values.items() if k.endswith("_ms_p50")
+                                        or k.endswith("_ms_p99") or k.endswith("_ms_max")})  # fmt: skip
+
+    node.create_subscription(DiagnosticArray, resolve(DIAGNOSTICS), on_diagnostics, RELIABLE_QOS)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     roots = {name: psutil.Process(p.pid) for name, p in procs.items()}
@@ -108,11 +174,13 @@ def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> 
     rss: dict[str, float] = dict.fromkeys(procs, 0.0)
     total_rss: list[float] = []  # summed over all processes, one sample per second (soak check)
     start = time.monotonic()
+    probe_cpu_start = probe_wall_start = 0.0
     next_sample = start + warmup
     while time.monotonic() - start < warmup + seconds:
         executor.spin_once(timeout_sec=0.01)
         if not measuring["on"] and time.monotonic() - start >= warmup:
             measuring["on"] = True
+            probe_cpu_start, probe_wall_start = time.process_time(), time.monotonic()
             for name in roots:
                 for q in tree(name):
                     q.cpu_percent(None)
@@ -127,6 +195,7 @@ def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> 
                 rss[name] = max(rss[name], now_rss)
                 sample += now_rss
             total_rss.append(sample)
+    probe_cpu = (time.process_time() - probe_cpu_start) / (time.monotonic() - probe_wall_start) * 100.0
     rclpy.try_shutdown()
     latencies = np.array(sorted(first_cmd[s] - s for s in first_cmd if s in seen["camera"]))
     ordered = [first_cmd[s] - s for s in sorted(first_cmd) if s in seen["camera"]]
@@ -143,10 +212,26 @@ def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> 
             "first_third_p50": round(float(np.median(ordered[:third])) * 1e3, 1) if ordered else None,
             "last_third_p50": round(float(np.median(ordered[-third:])) * 1e3, 1) if ordered else None,
         },
+        "stage_arrival_ms": {
+            stage: _percentiles([t - s for s, t in times.items() if s in first_cmd])
+            for stage, times in arrived.items()
+        },
+        "arrival_clock": "dds_received_timestamp" if with_info else "probe_callback",
+        "probe_backlog_ms": _percentiles(probe_backlog),
+        "detector_diagnostics_ms": {k: float(v) for k, v in detector_timing.items()},
         "cpu_percent_mean": {n: round(float(np.mean(v)), 1) if v else None for n, v in cpu.items()},
+        "probe_cpu_percent": round(probe_cpu, 1),
         "peak_rss_mb": {n: round(v, 1) for n, v in rss.items()},
         "rss_growth_percent": _growth(total_rss),
     }
+
+
+def _percentiles(values_s: list[float]) -> dict[str, float | None]:
+    """p50 / p99 in ms of capture stamp → arrival delays (s)."""
+    if not values_s:
+        return {"p50": None, "p99": None}
+    values = np.asarray(values_s) * 1e3
+    return {f"p{q}": round(float(np.percentile(values, q)), 1) for q in (50, 99)}
 
 
 def merged_params(overrides: dict[str, dict], path: Path) -> Path:
@@ -187,6 +272,7 @@ def run_once(
     model: str | None,
     mode: str,
     detector_params: dict[str, int] | None = None,
+    camera_params: dict[str, int] | None = None,
 ) -> dict:
     log_dir = Path(tempfile.mkdtemp(prefix="e2e_logs_"))
     overrides: dict[str, dict] = {
@@ -196,6 +282,7 @@ def run_once(
             "loop": True,
             "width": size[0],
             "height": size[1],
+            **(camera_params or {}),
         },
         "detector": {**({"model_path": model} if model else {}), **(detector_params or {})},
         "obstacle_mapper": {},
@@ -224,17 +311,19 @@ def run_once(
 
 def print_table(results: list[dict]) -> None:
     print("| mode | FPS | published | detected | mapped | commanded | p50 ms | p99 ms | max ms | "
-          "p50 first→last third | CPU% per process | peak RSS MB (sum) | RSS growth % |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "p50 first→last third | p50 ms at camera/detector/mapper out | CPU% per process | "
+          "peak RSS MB (sum) | RSS growth % |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         lat = r["latency_ms"]
         cpu = "/".join(str(v) for v in r["cpu_percent_mean"].values())
         rss = sum(r["peak_rss_mb"].values())
+        stages = "/".join(str(v["p50"]) for v in r["stage_arrival_ms"].values())
         print(
             f"| {r['mode']} | {r['fps']:.0f} | {r['frames_published']} | {r['frames_detected']} | "
             f"{r['frames_mapped']} | "
             f"{r['frames_commanded']} | {lat['p50']} | {lat['p99']} | {lat['max']} | "
-            f"{lat['first_third_p50']}→{lat['last_third_p50']} | {cpu} | {rss:.0f} | "
+            f"{lat['first_third_p50']}→{lat['last_third_p50']} | {stages} | {cpu} | {rss:.0f} | "
             f"{r['rss_growth_percent']} |"
         )
 
@@ -246,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fps", type=float, nargs="+", default=[15.0, 30.0])
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--size", default="640x480")
-    parser.add_argument("--frames", type=Path, help="folder of frames (default: rendered by the simulator)")
+    parser.add_argument("--frames", help="folder of frames, or 'real': the real pictures of "
+                        "../shared/data (default: rendered by the simulator)")  # fmt: skip
     parser.add_argument("--model", help="detector model_path (default: the detector's config)")
     parser.add_argument(
         "--modes",
@@ -258,16 +348,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--detector-threads", type=int, default=None,
                         help="the detector's inference threads (default: its config)")  # fmt: skip
+    parser.add_argument("--camera-cache-mb", type=int, default=None,
+                        help="the camera's folder_cache_mb (0: decode every frame on every lap, "
+                        "as before the cache; default: its config)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     detector_params = {"threads": args.detector_threads} if args.detector_threads else None
+    camera_params = None if args.camera_cache_mb is None else {"folder_cache_mb": args.camera_cache_mb}
     # A private DDS domain: other graphs on this machine (tests, demos) must not mix in.
     domain, _lock = claim_domain_id()
     os.environ["ROS_DOMAIN_ID"] = str(domain)
     size = tuple(int(v) for v in args.size.split("x"))
-    frames = args.frames or make_frames(Path(tempfile.mkdtemp(prefix="e2e_frames_")), 150, *size)
+    scratch = Path(tempfile.mkdtemp(prefix="e2e_frames_"))
+    if args.frames == "real":
+        frames = make_real_frames(scratch, *size)
+    else:
+        frames = Path(args.frames) if args.frames else make_frames(scratch, 150, *size)
     results = [
-        run_once(fps, args.seconds, frames, size, args.model, mode, detector_params)
+        run_once(fps, args.seconds, frames, size, args.model, mode, detector_params, camera_params)
         for mode in args.modes
         for fps in args.fps
     ]
@@ -281,8 +379,10 @@ def main(argv: list[str] | None = None) -> int:
         "parameters": {
             "seconds": args.seconds,
             "size": args.size,
+            "frames": args.frames or "simulator",
             "model": args.model or "config/detector.yaml",
             "detector_threads": args.detector_threads or "config/detector.yaml",
+            "camera_folder_cache_mb": "config/camera.yaml" if camera_params is None else args.camera_cache_mb,
         },
         "results": results,
     }

@@ -31,6 +31,7 @@ from edge_rover.common.node_runner import run_node
 from edge_rover.common.params import ParamSpec, declare_validated, read_at_start
 from edge_rover.common.qos import RELIABLE_QOS, SENSOR_QOS
 from edge_rover.perception.camera.capture import (
+    LOOP_CACHE_BYTES,
     CameraError,
     CameraState,
     FreezeDetector,
@@ -61,6 +62,14 @@ PARAM_SPECS: tuple[ParamSpec, ...] = read_at_start(
             "camera_info YAML (camera_calibration_parsers format): file://, package:// or a path",
         ),
         ParamSpec("loop", False, "restart video files / folders at their end"),
+        ParamSpec(
+            "folder_cache_mb",
+            LOOP_CACHE_BYTES // 2**20,
+            "a looping image folder keeps this much of its decoded frames in memory, so later laps "
+            "cost no PNG/JPEG decode (MiB; 0 decodes every lap)",
+            min=0,
+            max=4096,
+        ),
         ParamSpec(
             "freeze_timeout_s",
             0.5,
@@ -107,7 +116,12 @@ class CameraNode(Node):
         self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS, RELIABLE_QOS)
         self.camera = ReconnectingCamera(
             opener=lambda: open_source(
-                self.spec, self.width, self.height, self.params["fps"], self.params["loop"]
+                self.spec,
+                self.width,
+                self.height,
+                self.params["fps"],
+                self.params["loop"],
+                folder_cache_bytes=self.params["folder_cache_mb"] * 2**20,
             ),
             live=self.spec.is_live,
             log=self.get_logger().warning,

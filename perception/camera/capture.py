@@ -165,10 +165,21 @@ class CaptureSource:
         self.capture.release()
 
 
-class FolderSource:
-    """Images of a folder in name order; unreadable files are skipped and counted."""
+# Decoded frames a looping folder keeps in memory by default (bytes; the camera node's
+# folder_cache_mb). Decoding a 640x480 PNG costs ~6 ms of
+# CPU, 18 % of a core at 30 FPS, on every lap of a folder that does not change (measured on the
+# 2-core dev VM); 256 MiB holds ~290 such frames. A bigger folder is decoded on every lap.
+LOOP_CACHE_BYTES = 256 * 2**20
 
-    def __init__(self, spec: SourceSpec, loop: bool) -> None:
+
+class FolderSource:
+    """Images of a folder in name order; unreadable files are skipped and counted.
+
+    When looping, frames decoded on the first lap are kept (up to ``cache_bytes`` in all) and
+    served read-only on the later laps, so a replayed folder costs what a camera would.
+    """
+
+    def __init__(self, spec: SourceSpec, loop: bool, cache_bytes: int = LOOP_CACHE_BYTES) -> None:
         folder = Path(spec.location)
         if not folder.is_dir():
             raise OSError(f"image folder not found: {folder}")
@@ -176,6 +187,8 @@ class FolderSource:
         if not self.files:
             raise OSError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) in {folder}")
         self.loop, self.index, self.unreadable = loop, 0, 0
+        self._cache: dict[Path, np.ndarray] = {}
+        self._cache_left = cache_bytes if loop else 0
 
     def read(self) -> np.ndarray | None:
         while self.index < len(self.files) or (self.loop and self.files):
@@ -183,7 +196,9 @@ class FolderSource:
                 self.index = 0
             path = self.files[self.index]
             self.index += 1
-            frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            frame = self._cache.get(path)
+            if frame is None:
+                frame = self._decode(path)
             if frame is not None:
                 return frame
             self.unreadable += 1
@@ -191,15 +206,29 @@ class FolderSource:
                 return None  # every file unreadable: report as a failing source
         return None
 
+    def _decode(self, path: Path) -> np.ndarray | None:
+        frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if frame is not None and frame.nbytes <= self._cache_left:
+            frame.setflags(write=False)  # shared by every later lap: nobody may draw on it
+            self._cache[path] = frame
+            self._cache_left -= frame.nbytes
+        return frame
+
     def close(self) -> None:
         self.files = []
+        self._cache.clear()
 
 
 def open_source(
-    spec: SourceSpec, width: int = 0, height: int = 0, fps: float = 0.0, loop: bool = False
+    spec: SourceSpec,
+    width: int = 0,
+    height: int = 0,
+    fps: float = 0.0,
+    loop: bool = False,
+    folder_cache_bytes: int = LOOP_CACHE_BYTES,
 ) -> FrameSource:
     if spec.kind == SourceKind.IMAGE_FOLDER:
-        return FolderSource(spec, loop)
+        return FolderSource(spec, loop, folder_cache_bytes)
     return CaptureSource(spec, width, height, fps, loop)
 
 

@@ -84,6 +84,36 @@ def test_image_folder_plays_in_name_order_and_loops(image_folder: Path) -> None:
     assert xs[5] == xs[0] and xs[6] == xs[1]
 
 
+def test_looping_folder_decodes_each_file_once_and_serves_it_read_only(image_folder: Path) -> None:
+    source = open_source(parse_source(str(image_folder)), loop=True)
+    first_lap = [source.read() for _ in range(5)]
+    for path in image_folder.glob("*.png"):
+        path.unlink()  # later laps must not touch the files
+    second_lap = [source.read() for _ in range(5)]
+    assert all(a is b for a, b in zip(first_lap, second_lap, strict=True))
+    assert not second_lap[0].flags.writeable
+    assert source.unreadable == 0
+
+
+def test_looping_folder_over_the_cache_budget_decodes_every_lap(image_folder: Path) -> None:
+    from edge_rover.perception.camera.capture import FolderSource
+
+    frame_bytes = _pattern(0).nbytes
+    source = FolderSource(parse_source(str(image_folder)), loop=True, cache_bytes=2 * frame_bytes)
+    first_lap = [source.read() for _ in range(5)]
+    assert [f.flags.writeable for f in first_lap] == [False, False, True, True, True]
+    (image_folder / "003.png").unlink()
+    second_lap = [source.read() for _ in range(4)]  # 003 is gone and skipped: 000 001 002 004
+    assert second_lap[0] is first_lap[0] and second_lap[2] is not first_lap[2]
+    np.testing.assert_array_equal(second_lap[3], first_lap[4])
+    assert source.unreadable == 1
+
+
+def test_folder_without_loop_keeps_nothing(image_folder: Path) -> None:
+    source = open_source(parse_source(str(image_folder)))
+    assert source.read().flags.writeable
+
+
 def test_file_source_ends_cleanly_without_loop(image_folder: Path) -> None:
     spec = parse_source(str(image_folder))
     camera = ReconnectingCamera(lambda: open_source(spec), live=False, log=lambda _m: None)
