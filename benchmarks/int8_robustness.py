@@ -1,0 +1,183 @@
+"""INT8 vs FP32 agreement on perturbed views of the real pictures: a wider, label-free check of the
+real-world model than the 26 pictures (29 published boxes) its card is gated on.
+
+Each real picture of ../shared/data gives ``--views`` camera frames (640x480): a random 4:3 window
+of 50-100 % of the picture, mirrored half the time, then one of: as is, dusk (gamma 1.6-2.4),
+glare (gamma 0.5-0.7), blur (sigma 1-2), JPEG quality 30, sensor noise (sigma 8). Fixed seed, so
+every run sees the same frames. The FP32 parent (ONNX Runtime) is the reference; each INT8 model
+is matched to it one to one with the quantize gate's rule (same published class, IoU >= 0.5,
+boxes >= 0.25, score margin 0.05, and strict: margin 0), split into the held-out pictures
+(bus, zidane, dog, coco8 val: never used for calibration) and the rest. "people and vehicles,
+vehicles pooled" also counts a box that FP32 calls ``large_vehicle`` and INT8 ``car`` (or back)
+as found: the rover brakes for both.
+
+    python -m benchmarks.int8_robustness --fp32 /tmp/real_model/edge_rover_yolov8n_coco_fp32.onnx [--views 12]
+
+The FP32 parent is built by ``dev.train_detector --domain real --stages export`` (train extra;
+its card's ``reproduce`` line). Writes benchmarks/results/int8_robustness.json, prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from benchmarks.machine import versions
+from edge_rover.perception.detection.agreement import agreement_by_class
+from edge_rover.perception.detection.detector import Detector, DetectorConfig
+from edge_rover.perception.detection.types import Detections
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+RESULTS = REPO / "benchmarks" / "results" / "int8_robustness.json"
+CLASS_TABLE = str(REPO / "config" / "classes.yaml")
+CANDIDATES = {
+    "openvino_ir": ("models/edge_rover_yolov8n_coco_int8_openvino.xml", "openvino"),
+    "ort_qdq": ("models/edge_rover_yolov8n_coco_int8.onnx", "onnxruntime"),
+}
+PEOPLE_AND_VEHICLES = ("person", "bicycle", "car", "motorcycle", "large_vehicle")
+POOLED = {"large_vehicle": "car"}  # one vehicle class for the pooled count
+CONF, MARGIN, IOU = 0.25, 0.05, 0.5
+FRAME_WH = (640, 480)
+
+
+def pictures(data: Path = SHARED) -> dict[str, list[Path]]:
+    held_out = [data / "images" / n for n in ("bus.jpg", "zidane.jpg", "dog.jpg")]
+    held_out += sorted((data / "coco8" / "images" / "val").glob("*.jpg"))
+    rest = [data / "images" / n for n in ("person.jpg", "horses.jpg")]
+    rest += sorted((data / "coco8" / "images" / "train").glob("*.jpg"))
+    missing = [p for p in held_out + rest if not p.is_file()]
+    if missing:
+        raise SystemExit(
+            f"missing real pictures: {', '.join(map(str, missing))} (see ../shared/data/README.md)"
+        )
+    return {"held_out": held_out, "rest": rest}
+
+
+def views(image: np.ndarray, count: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """``count`` camera frames from one picture (see the module docstring)."""
+    h, w = image.shape[:2]
+    for k in range(count):
+        crop_w = int(min(w, h * 4 / 3) * rng.uniform(0.5, 1.0))
+        crop_h = int(crop_w * 3 / 4)
+        x, y = rng.integers(0, w - crop_w + 1), rng.integers(0, h - crop_h + 1)
+        frame = cv2.resize(image[y : y + crop_h, x : x + crop_w], FRAME_WH, interpolation=cv2.INTER_AREA)
+        if rng.random() < 0.5:
+            frame = np.ascontiguousarray(frame[:, ::-1])
+        yield _perturb(frame, k % 6, rng)
+
+
+def _perturb(frame: np.ndarray, kind: int, rng: np.random.Generator) -> np.ndarray:
+    if kind in (1, 2):  # dusk / glare
+        gamma = rng.uniform(1.6, 2.4) if kind == 1 else rng.uniform(0.5, 0.7)
+        return np.clip(255.0 * (frame / 255.0) ** gamma, 0, 255).astype(np.uint8)
+    if kind == 3:
+        return cv2.GaussianBlur(frame, (0, 0), rng.uniform(1.0, 2.0))
+    if kind == 4:
+        return cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 30])[1], cv2.IMREAD_COLOR)
+    if kind == 5:
+        return np.clip(frame + rng.normal(0.0, 8.0, frame.shape), 0, 255).astype(np.uint8)
+    return frame
+
+
+def detector(path: str, backend: str) -> Detector:
+    # 0.20: the boxes the 0.05 score margin forgives must be there to be found
+    config = DetectorConfig(str(REPO / path) if not Path(path).is_absolute() else path, backend=backend,
+                            conf_threshold=CONF - MARGIN, class_table=CLASS_TABLE)  # fmt: skip
+    return Detector(config, log=lambda _m: None)
+
+
+def pooled(detections: Detections) -> Detections:
+    names = tuple(POOLED.get(n, n) for n in detections.class_names)
+    return Detections(detections.boxes, detections.scores, detections.class_ids, names)
+
+
+def figures(reference: list[Detections], candidate: list[Detections]) -> dict:
+    out = {}
+    for label, margin in (("margin", MARGIN), ("strict", 0.0)):
+        total, per_class = agreement_by_class(reference, candidate, IOU, conf=CONF, margin=margin)
+        _, pooled_classes = agreement_by_class(
+            [pooled(d) for d in reference], [pooled(d) for d in candidate], IOU, conf=CONF, margin=margin
+        )
+        road = [per_class[c] for c in PEOPLE_AND_VEHICLES if c in per_class]
+        road_pooled = [
+            pooled_classes[c] for c in ("person", "bicycle", "car", "motorcycle") if c in pooled_classes
+        ]
+        out[label] = {
+            "all_published": _row(total.reference_boxes, total.matched),
+            "people_and_vehicles": _row(sum(r.reference_boxes for r in road), sum(r.matched for r in road)),
+            "people_and_vehicles_pooled": _row(
+                sum(r.reference_boxes for r in road_pooled), sum(r.matched for r in road_pooled)
+            ),
+            "per_class": {n: _row(r.reference_boxes, r.matched) for n, r in per_class.items()},
+        }
+    return out
+
+
+def _row(reference: int, matched: int) -> dict:
+    return {
+        "fp32_boxes": reference,
+        "found": matched,
+        "recall": round(matched / reference, 4) if reference else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--fp32", type=Path, required=True, help="the FP32 parent ONNX of the real-world model"
+    )
+    parser.add_argument("--views", type=int, default=12, help="frames per picture (default 12)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if not args.fp32.is_file():
+        raise SystemExit(f"--fp32 {args.fp32}: not found (build it: see this script's docstring)")
+    rng = np.random.default_rng(args.seed)
+    sets = {name: [v for p in paths for v in views(cv2.imread(str(p)), args.views, rng)]
+            for name, paths in pictures().items()}  # fmt: skip
+    reference_model = detector(str(args.fp32), "onnxruntime")
+    models = {name: detector(path, backend) for name, (path, backend) in CANDIDATES.items()}
+    command = f"python -m benchmarks.int8_robustness --fp32 <parent> --views {args.views} --seed {args.seed}"
+    report: dict = {"benchmark": "int8_robustness", "command": command, "versions": versions(), "sets": {}}
+    for set_name, frames in sets.items():
+        reference = [reference_model.detect(f).detections for f in tqdm(frames, desc=f"{set_name} fp32")]
+        entry = {"frames": len(frames)}
+        for name, model in models.items():
+            candidate = [model.detect(f).detections for f in tqdm(frames, desc=f"{set_name} {name}")]
+            entry[name] = figures(reference, candidate)
+        report["sets"][set_name] = entry
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print_table(report)
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+def print_table(report: dict) -> None:
+    print("| set | frames | model | all published (margin / strict) | people+vehicles (margin / strict) | "
+          "people+vehicles, vehicles pooled (margin / strict) |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    for set_name, entry in report["sets"].items():
+        for name in CANDIDATES:
+            cells = [
+                " / ".join(_cell(entry[name][mode][key]) for mode in ("margin", "strict"))
+                for key in ("all_published", "people_and_vehicles", "people_and_vehicles_pooled")
+            ]
+            print(f"| {set_name} | {entry['frames']} | {name} | " + " | ".join(cells) + " |")
+
+
+def _cell(row: dict) -> str:
+    return f"{row['found']}/{row['fp32_boxes']} ({row['recall'] * 100:.1f} %)" if row["fp32_boxes"] else "-"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
