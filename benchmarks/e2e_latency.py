@@ -145,7 +145,7 @@ def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> 
     on_cmd = taking_info(cmd_callback)
 
     # camera_info carries each frame's capture stamp too: taking the 0.9 MB image here would cost
-    # the probe ~12 % of a core (measured) on the same 2 cores as the graph it measures
+    # the probe ~6 % of a core (15.8 vs 10-11 %, measured) on the same 2 cores as the graph it measures
     node.create_subscription(CameraInfo, resolve(CAMERA_INFO), mark("camera"), SENSOR_QOS)
     node.create_subscription(Detection2DArray, resolve(DETECTIONS), mark("detector"), SENSOR_QOS)
     node.create_subscription(Detection3DArray, resolve(OBSTACLES), mark("obstacle_mapper"), SENSOR_QOS)
@@ -328,6 +328,21 @@ def print_table(results: list[dict]) -> None:
         )
 
 
+def summarize(folder: Path) -> None:
+    """One table row per result JSON in ``folder`` (an interleaved A/B such as e2e_cache_ab.sh)."""
+    print("| run | commanded / published | p50 ms | p99 ms | max ms | p99 ms at camera/detector/mapper out | "
+          "detector in-node p50 / p99 ms | CPU% per process |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
+    for path in sorted(folder.glob("*.json")):
+        for r in json.loads(path.read_text())["results"]:
+            lat, diag = r["latency_ms"], r.get("detector_diagnostics_ms", {})
+            stages = "/".join(str(v["p99"]) for v in r.get("stage_arrival_ms", {}).values())
+            cpu = "/".join(str(v) for v in r["cpu_percent_mean"].values())
+            print(f"| {path.stem} | {r['frames_commanded']} / {r['frames_published']} | {lat['p50']} | "
+                  f"{lat['p99']} | {lat['max']} | {stages} | {diag.get('processing_ms_p50')} / "
+                  f"{diag.get('processing_ms_p99')} | {cpu} |")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -352,7 +367,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="the camera's folder_cache_mb (0: decode every frame on every lap, "
                         "as before the cache; default: its config)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--summarize", type=Path, metavar="DIR",
+                        help="print a table of the result JSONs in DIR and exit (runs nothing)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.summarize:
+        summarize(args.summarize)
+        return 0
     detector_params = {"threads": args.detector_threads} if args.detector_threads else None
     camera_params = None if args.camera_cache_mb is None else {"folder_cache_mb": args.camera_cache_mb}
     # A private DDS domain: other graphs on this machine (tests, demos) must not mix in.

@@ -1,0 +1,39 @@
+"""The end-to-end benchmark's real frames: every picture cropped to the camera's aspect ratio, not
+squashed, and the latency percentiles it reports (benchmarks/e2e_latency.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from benchmarks import e2e_latency
+
+
+def test_real_frames_are_centre_crops_at_the_camera_size(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "images").mkdir(parents=True)
+    (data / "coco8" / "images" / "val").mkdir(parents=True)
+    wide = np.zeros((100, 400, 3), np.uint8)
+    wide[:, 120:280] = 255  # a white centre band wider than the 4:3 centre crop (columns 133-266)
+    cv2.imwrite(str(data / "images" / "wide.jpg"), wide)
+    tall = np.full((400, 100, 3), 80, np.uint8)
+    cv2.imwrite(str(data / "coco8" / "images" / "val" / "tall.jpg"), tall)
+    folder = e2e_latency.make_real_frames(tmp_path / "frames", 640, 480, data)
+    frames = [cv2.imread(str(p)) for p in sorted(folder.glob("*.png"))]
+    assert [f.shape for f in frames] == [(480, 640, 3), (480, 640, 3)]
+    assert frames[0].min() > 200  # only the band is in the frame: cropped, not squashed
+    assert abs(float(frames[1].mean()) - 80) < 3
+
+
+def test_real_frames_without_pictures_say_where_they_looked(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="no pictures under"):
+        e2e_latency.make_real_frames(tmp_path / "frames", 640, 480, tmp_path)
+
+
+def test_percentiles_in_ms() -> None:
+    values = e2e_latency._percentiles([0.010] * 98 + [0.050, 0.090])
+    assert values["p50"] == 10.0 and 49.0 < values["p99"] < 90.0
+    assert e2e_latency._percentiles([]) == {"p50": None, "p99": None}
