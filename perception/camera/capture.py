@@ -176,7 +176,9 @@ class FolderSource:
     """Images of a folder in name order; unreadable files are skipped and counted.
 
     When looping, frames decoded on the first lap are kept (up to ``cache_bytes`` in all) and
-    served read-only on the later laps, so a replayed folder costs what a camera would.
+    served read-only on the later laps, so a replayed folder costs what a camera would. A file
+    is decoded again when its size or modification time changed (a folder written by another
+    program, e.g. a test freezing the "camera"), and skipped when it is gone, as without a cache.
     """
 
     def __init__(self, spec: SourceSpec, loop: bool, cache_bytes: int = LOOP_CACHE_BYTES) -> None:
@@ -187,7 +189,7 @@ class FolderSource:
         if not self.files:
             raise OSError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) in {folder}")
         self.loop, self.index, self.unreadable = loop, 0, 0
-        self._cache: dict[Path, np.ndarray] = {}
+        self._cache: dict[Path, tuple[tuple[int, int], np.ndarray]] = {}  # path → ((mtime, size), frame)
         self._cache_left = cache_bytes if loop else 0
 
     def read(self) -> np.ndarray | None:
@@ -196,9 +198,7 @@ class FolderSource:
                 self.index = 0
             path = self.files[self.index]
             self.index += 1
-            frame = self._cache.get(path)
-            if frame is None:
-                frame = self._decode(path)
+            frame = self._load(path)
             if frame is not None:
                 return frame
             self.unreadable += 1
@@ -206,13 +206,28 @@ class FolderSource:
                 return None  # every file unreadable: report as a failing source
         return None
 
-    def _decode(self, path: Path) -> np.ndarray | None:
+    def _load(self, path: Path) -> np.ndarray | None:
+        try:
+            info = path.stat()
+        except OSError:
+            self._forget(path)
+            return None
+        version = (info.st_mtime_ns, info.st_size)
+        cached = self._cache.get(path)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        self._forget(path)
         frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if frame is not None and frame.nbytes <= self._cache_left:
             frame.setflags(write=False)  # shared by every later lap: nobody may draw on it
-            self._cache[path] = frame
+            self._cache[path] = (version, frame)
             self._cache_left -= frame.nbytes
         return frame
+
+    def _forget(self, path: Path) -> None:
+        cached = self._cache.pop(path, None)
+        if cached is not None:
+            self._cache_left += cached[1].nbytes
 
     def close(self) -> None:
         self.files = []
