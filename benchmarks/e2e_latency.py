@@ -28,6 +28,7 @@ import numpy as np
 import psutil
 import yaml
 
+from dev.real_model import SHARED
 from edge_rover.common.graph import CAMERA_INFO, CMD_VEL, DETECTIONS, DIAGNOSTICS, OBSTACLES, resolve
 from edge_rover.common.processes import stop_process_groups
 from edge_rover.common.ros_domain import claim_domain_id
@@ -53,10 +54,7 @@ def make_frames(folder: Path, count: int, width: int, height: int) -> Path:
     return folder
 
 
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
-
-
-def make_real_frames(folder: Path, width: int, height: int, data: Path = SHARED_DATA) -> Path:
+def make_real_frames(folder: Path, width: int, height: int, data: Path = SHARED) -> Path:
     """The real pictures of ../shared/data (photos + coco8) as camera frames: centre-cropped to the
     frame's aspect ratio and resized, so nothing is squashed (the camera would not squash either)."""
     pictures = sorted((data / "images").glob("*.jpg")) + sorted((data / "coco8" / "images").glob("*/*.jpg"))
@@ -118,14 +116,11 @@ def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> 
     probe_backlog: list[float] = []  # callback time - DDS receive time, per command (s)
 
     def arrival(info: dict | None) -> float:
-        now = node.get_clock().now().nanoseconds / 1e9
         received = (info or {}).get("received_timestamp") or 0
-        return received / 1e9 if received else now
+        return received / 1e9 if received else node.get_clock().now().nanoseconds / 1e9
 
     def taking_info(callback):
-        if with_info:
-            return lambda msg, info: callback(msg, info)
-        return lambda msg: callback(msg, None)
+        return callback if with_info else lambda msg: callback(msg, None)
 
     def mark(stage: str):
         def callback(msg, info) -> None:

@@ -1,13 +1,15 @@
 """INT8 vs FP32 agreement on perturbed views of the real pictures: a wider, label-free check of the
 real-world model than the 26 pictures (29 published boxes) its card is gated on.
 
-Each real picture of ../shared/data gives ``--views`` camera frames (640x480): a random 4:3 window
-of 50-100 % of the picture, mirrored half the time, then one of: as is, dusk (gamma 1.6-2.4),
+Each real photo of ../shared/data gives ``--views`` camera frames (640x480): a random 4:3 window
+of 50-100 % of the picture, mirrored half the time (``dev.real_model.random_view``, the cut the
+calibration frames are made with), then one of: as is, dusk (gamma 1.6-2.4),
 glare (gamma 0.5-0.7), blur (sigma 1-2), JPEG quality 30, sensor noise (sigma 8). Fixed seed, so
 every run sees the same frames. The FP32 parent (ONNX Runtime) is the reference; each INT8 model
 is matched to it one to one with the quantize gate's rule (same published class, IoU >= 0.5,
 boxes >= 0.25, score margin 0.05, and strict: margin 0), split into the held-out pictures
-(bus, zidane, dog, coco8 val: never used for calibration) and the rest. "people and vehicles,
+(bus, zidane, dog, coco8 val: never used for calibration) and the other photos (person, horses,
+coco8 train: calibration sources). "people and vehicles,
 vehicles pooled" also counts a box that FP32 calls ``large_vehicle`` and INT8 ``car`` (or back)
 as found: the rover brakes for both.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,51 +32,42 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks.machine import versions
+from dev.real_model import CLASS_TABLE, SCORE_MARGIN, calibration_sources, held_out_images, random_view
 from edge_rover.perception.detection.agreement import agreement_by_class
 from edge_rover.perception.detection.detector import Detector, DetectorConfig
 from edge_rover.perception.detection.types import Detections
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
 RESULTS = REPO / "benchmarks" / "results" / "int8_robustness.json"
-CLASS_TABLE = str(REPO / "config" / "classes.yaml")
 CANDIDATES = {
     "openvino_ir": ("models/edge_rover_yolov8n_coco_int8_openvino.xml", "openvino"),
     "ort_qdq": ("models/edge_rover_yolov8n_coco_int8.onnx", "onnxruntime"),
 }
 PEOPLE_AND_VEHICLES = ("person", "bicycle", "car", "motorcycle", "large_vehicle")
 POOLED = {"large_vehicle": "car"}  # one vehicle class for the pooled count
-CONF, MARGIN, IOU = 0.25, 0.05, 0.5
-FRAME_WH = (640, 480)
+CONF, MARGIN, IOU = 0.25, SCORE_MARGIN, 0.5
 
 
-def pictures(data: Path = SHARED) -> dict[str, list[Path]]:
-    held_out = [data / "images" / n for n in ("bus.jpg", "zidane.jpg", "dog.jpg")]
-    held_out += sorted((data / "coco8" / "images" / "val").glob("*.jpg"))
-    rest = [data / "images" / n for n in ("person.jpg", "horses.jpg")]
-    rest += sorted((data / "coco8" / "images" / "train").glob("*.jpg"))
-    missing = [p for p in held_out + rest if not p.is_file()]
-    if missing:
+def pictures() -> dict[str, list[Path]]:
+    """The held-out pictures, and the other photos (the calibration sources but the chessboards)."""
+    held_out = held_out_images()
+    rest = [p for p in calibration_sources() if "calib" not in p.parts]
+    missing = [p for p in held_out if not p.is_file()]
+    if missing or not rest:
         raise SystemExit(
-            f"missing real pictures: {', '.join(map(str, missing))} (see ../shared/data/README.md)"
+            f"missing real pictures: {', '.join(map(str, missing)) or 'the photos'} "
+            "(see ../shared/data/README.md)"
         )
     return {"held_out": held_out, "rest": rest}
 
 
-def views(image: np.ndarray, count: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+def views(image: np.ndarray, count: int, rng: random.Random) -> Iterator[np.ndarray]:
     """``count`` camera frames from one picture (see the module docstring)."""
-    h, w = image.shape[:2]
     for k in range(count):
-        crop_w = int(min(w, h * 4 / 3) * rng.uniform(0.5, 1.0))
-        crop_h = int(crop_w * 3 / 4)
-        x, y = rng.integers(0, w - crop_w + 1), rng.integers(0, h - crop_h + 1)
-        frame = cv2.resize(image[y : y + crop_h, x : x + crop_w], FRAME_WH, interpolation=cv2.INTER_AREA)
-        if rng.random() < 0.5:
-            frame = np.ascontiguousarray(frame[:, ::-1])
-        yield _perturb(frame, k % 6, rng)
+        yield _perturb(random_view(image, rng), k % 6, rng)
 
 
-def _perturb(frame: np.ndarray, kind: int, rng: np.random.Generator) -> np.ndarray:
+def _perturb(frame: np.ndarray, kind: int, rng: random.Random) -> np.ndarray:
     if kind in (1, 2):  # dusk / glare
         gamma = rng.uniform(1.6, 2.4) if kind == 1 else rng.uniform(0.5, 0.7)
         return np.clip(255.0 * (frame / 255.0) ** gamma, 0, 255).astype(np.uint8)
@@ -82,14 +76,15 @@ def _perturb(frame: np.ndarray, kind: int, rng: np.random.Generator) -> np.ndarr
     if kind == 4:
         return cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 30])[1], cv2.IMREAD_COLOR)
     if kind == 5:
-        return np.clip(frame + rng.normal(0.0, 8.0, frame.shape), 0, 255).astype(np.uint8)
+        noise = np.random.default_rng(rng.getrandbits(32)).normal(0.0, 8.0, frame.shape)
+        return np.clip(frame + noise, 0, 255).astype(np.uint8)
     return frame
 
 
 def detector(path: str, backend: str) -> Detector:
     # 0.20: the boxes the 0.05 score margin forgives must be there to be found
     config = DetectorConfig(str(REPO / path) if not Path(path).is_absolute() else path, backend=backend,
-                            conf_threshold=CONF - MARGIN, class_table=CLASS_TABLE)  # fmt: skip
+                            conf_threshold=CONF - MARGIN, class_table=str(CLASS_TABLE))  # fmt: skip
     return Detector(config, log=lambda _m: None)
 
 
@@ -141,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.fp32.is_file():
         raise SystemExit(f"--fp32 {args.fp32}: not found (build it: see this script's docstring)")
-    rng = np.random.default_rng(args.seed)
+    rng = random.Random(args.seed)
     sets = {name: [v for p in paths for v in views(cv2.imread(str(p)), args.views, rng)]
             for name, paths in pictures().items()}  # fmt: skip
     reference_model = detector(str(args.fp32), "onnxruntime")

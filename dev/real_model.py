@@ -47,7 +47,7 @@ def calibration_sources() -> list[Path]:
     return [p for p in real_images() if p not in held]
 
 
-def _crop(image: np.ndarray, rng: random.Random) -> np.ndarray:
+def random_view(image: np.ndarray, rng: random.Random) -> np.ndarray:
     """A random 4:3 window (50-100 % of the largest one), maybe mirrored, as a 640x480 frame: what
     a rover camera sees of the same scene from nearer or aside."""
     height, width = image.shape[:2]
@@ -80,7 +80,7 @@ def prepare_frames(work: Path, seed: int) -> tuple[Path, Path]:
     for i in range(len(photos), CALIB_FRAMES):
         pool = boards if i % 4 == 3 else photos
         source = pool[(i // 4) % len(pool)] if pool is boards else pool[i % len(pool)]
-        cv2.imwrite(str(calib / f"{i:03d}_{source.stem}.jpg"), _crop(loaded[source], rng))
+        cv2.imwrite(str(calib / f"{i:03d}_{source.stem}.jpg"), random_view(loaded[source], rng))
     for path in real_images():
         prefix = "coco8_" if "coco8" in path.parts else ""
         (agree / f"{prefix}{path.name}").symlink_to(path)
