@@ -268,6 +268,7 @@ def run_once(
     mode: str,
     detector_params: dict[str, int] | None = None,
     camera_params: dict[str, int] | None = None,
+    settings: dict[str, dict] | None = None,
 ) -> dict:
     log_dir = Path(tempfile.mkdtemp(prefix="e2e_logs_"))
     overrides: dict[str, dict] = {
@@ -283,6 +284,8 @@ def run_once(
         "obstacle_mapper": {},
         "controller": {"cmd_vel_stamped": True, "decide_on_obstacles": mode != "timer_only"},
     }
+    for node, values in (settings or {}).items():
+        overrides[node].update(values)
     if mode == "composed":
         procs = {"composed": start_composed(overrides, log_dir)}
     else:
@@ -338,6 +341,22 @@ def summarize(folder: Path) -> None:
                   f"{diag.get('processing_ms_p99')} | {cpu} |")  # fmt: skip
 
 
+def parse_setting(text: str) -> tuple[str, str, object]:
+    """argparse type of ``--set``: 'controller.rate_hz=30' → ('controller', 'rate_hz', 30)."""
+    target, sep, value = text.partition("=")
+    node, dot, name = target.partition(".")
+    if not (sep and dot and name) or node not in NODES:
+        raise argparse.ArgumentTypeError(f"expected NODE.PARAM=VALUE with NODE one of {NODES}, got {text!r}")
+    return node, name, yaml.safe_load(value)
+
+
+def settings_by_node(settings: list[tuple[str, str, object]]) -> dict[str, dict]:
+    by_node: dict[str, dict] = {}
+    for node, name, value in settings:
+        by_node.setdefault(node, {})[name] = value
+    return by_node
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -361,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--camera-cache-mb", type=int, default=None,
                         help="the camera's folder_cache_mb (0: decode every frame on every lap, "
                         "as before the cache; default: its config)")  # fmt: skip
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                        type=parse_setting, help="one more node parameter, e.g. controller.rate_hz=30 "
+                        "(repeatable; the value is read as YAML)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--summarize", type=Path, metavar="DIR",
                         help="print a table of the result JSONs in DIR and exit (runs nothing)")  # fmt: skip
@@ -380,7 +402,17 @@ def main(argv: list[str] | None = None) -> int:
     else:
         frames = Path(args.frames) if args.frames else make_frames(scratch, 150, *size)
     results = [
-        run_once(fps, args.seconds, frames, size, args.model, mode, detector_params, camera_params)
+        run_once(
+            fps,
+            args.seconds,
+            frames,
+            size,
+            args.model,
+            mode,
+            detector_params,
+            camera_params,
+            settings_by_node(args.settings),
+        )
         for mode in args.modes
         for fps in args.fps
     ]
@@ -398,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
             "model": args.model or "config/detector.yaml",
             "detector_threads": args.detector_threads or "config/detector.yaml",
             "camera_folder_cache_mb": "config/camera.yaml" if camera_params is None else args.camera_cache_mb,
+            "settings": settings_by_node(args.settings),
         },
         "results": results,
     }
@@ -405,7 +438,21 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(report, indent=2))
     print_table(results)
     print(f"\nwrote {args.out}")
-    return 0
+    failures = [failure for r in results if (failure := run_failure(r))]
+    for failure in failures:
+        print(f"ERROR: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def run_failure(result: dict) -> str | None:
+    """Why a run measured nothing worth a figure (a node died, no frame reached /cmd_vel), or None."""
+    where = f"{result['mode']} at {result['fps']:g} FPS"
+    if result.get("errors"):
+        died = ", ".join(f"{n} (exit {code})" for n, code in result["errors"].items())
+        return f"{where}: {died} stopped early; its log is in {result['logs']}"
+    if not result["frames_commanded"]:
+        return f"{where}: no frame reached /cmd_vel; the node logs are in {result['logs']}"
+    return None
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ squashed, and the latency percentiles it reports (benchmarks/e2e_latency.py)."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import cv2
@@ -37,3 +38,23 @@ def test_percentiles_in_ms() -> None:
     values = e2e_latency._percentiles([0.010] * 98 + [0.050, 0.090])
     assert values["p50"] == 10.0 and 49.0 < values["p99"] < 90.0
     assert e2e_latency._percentiles([]) == {"p50": None, "p99": None}
+
+
+def test_set_reads_node_parameters_as_yaml_and_refuses_unknown_nodes() -> None:
+    parsed = [e2e_latency.parse_setting(t) for t in ("controller.rate_hz=30.0", "camera.loop=false")]
+    assert e2e_latency.settings_by_node(parsed) == {
+        "controller": {"rate_hz": 30.0},
+        "camera": {"loop": False},
+    }
+    for bad in ("rate_hz=30", "controller.rate_hz", "planner.rate_hz=3"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            e2e_latency.parse_setting(bad)
+
+
+def test_a_run_with_a_dead_node_or_no_command_is_a_failure_not_a_figure() -> None:
+    run = {"mode": "separate", "fps": 30.0, "logs": "/tmp/logs", "frames_commanded": 598}
+    assert e2e_latency.run_failure(run) is None
+    assert "controller (exit 1) stopped early" in e2e_latency.run_failure(
+        {**run, "errors": {"controller": 1}}
+    )
+    assert "no frame reached /cmd_vel" in e2e_latency.run_failure({**run, "frames_commanded": 0})
