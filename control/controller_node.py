@@ -78,7 +78,7 @@ NODE_SPECS: tuple[ParamSpec, ...] = (
         "decide_on_obstacles",
         True,
         "run a control cycle as soon as new /obstacles arrive and restart the period timer (saves up to "
-        "one period of latency, ~10 ms on average at 50 Hz); false: decide on the timer only",
+        "one period of latency, ~17 ms on average at 30 Hz); false: decide on the timer only",
     ),
     ParamSpec("base_frame", "base_link", "frame the obstacles must be in", read_only=True),
     ParamSpec("odom_frame", "odom", "odometry frame (a grid in it is placed with /odom)", read_only=True),

@@ -51,7 +51,7 @@ def test_controller_yaml_passes_the_cross_rules() -> None:
         "ros__parameters"
     ]
     core = {k: v for k, v in values.items() if k in ControllerParams.__dataclass_fields__}
-    assert params_from_values(core).rate_hz == 50.0
+    assert params_from_values(core).rate_hz == 30.0
 
 
 def test_the_generator_rewrites_and_check_sees_drift(tmp_path: Path, monkeypatch) -> None:
