@@ -211,6 +211,7 @@ def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> 
             stage: _percentiles([t - s for s, t in times.items() if s in first_cmd])
             for stage, times in arrived.items()
         },
+        "slowest_frames": slowest_frames(first_cmd, arrived, seen["camera"]),
         "arrival_clock": "dds_received_timestamp" if with_info else "probe_callback",
         "probe_backlog_ms": _percentiles(probe_backlog),
         "detector_diagnostics_ms": {k: float(v) for k, v in detector_timing.items()},
@@ -219,6 +220,33 @@ def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> 
         "peak_rss_mb": {n: round(v, 1) for n, v in rss.items()},
         "rss_growth_percent": _growth(total_rss),
     }
+
+
+def slowest_frames(
+    first_cmd: dict[float, float],
+    arrived: dict[str, dict[float, float]],
+    published: set[float],
+    count: int = 12,
+) -> list[dict]:
+    """The ``count`` slowest frames: when in the run (s after its first frame) and how long each
+    stage took, so a tail that repeats every second (a 1 Hz timer somewhere) or comes in a burst
+    shows itself."""
+    stamps = sorted(s for s in first_cmd if s in published)
+    if not stamps:
+        return []
+    worst = sorted(stamps, key=lambda s: first_cmd[s] - s, reverse=True)[:count]
+    return [
+        {
+            "at_s": round(s - stamps[0], 3),
+            "latency_ms": round((first_cmd[s] - s) * 1e3, 1),
+            **{
+                f"{stage}_ms": round((times[s] - s) * 1e3, 1)
+                for stage, times in arrived.items()
+                if s in times
+            },
+        }
+        for s in sorted(worst)
+    ]
 
 
 def _percentiles(values_s: list[float]) -> dict[str, float | None]:
