@@ -13,7 +13,12 @@ coco8 train: calibration sources). "people and vehicles,
 vehicles pooled" also counts a box that FP32 calls ``large_vehicle`` and INT8 ``car`` (or back)
 as found: the rover brakes for both.
 
-    python -m benchmarks.int8_robustness --fp32 /tmp/real_model/edge_rover_yolov8n_coco_fp32.onnx [--views 12]
+Two FP32-against-itself rows give the scale: the FP32 parent on the same view moved by one pixel
+(``fp32_shifted_1px``) and re-encoded as JPEG 95 (``fp32_jpeg95``). A box the strict rule loses
+there is not lost to quantization: its score sits so near 0.25 that any change of the frame moves it
+across. INT8 is judged against that floor, not against 100 %.
+
+    python -m benchmarks.int8_robustness --fp32 /tmp/real_model/edge_rover_yolov8n_coco_fp32.onnx [--views 48]
 
 The FP32 parent is built by ``dev.train_detector --domain real --stages export`` (train extra;
 its card's ``reproduce`` line). Writes benchmarks/results/int8_robustness.json, prints a table.
@@ -43,6 +48,20 @@ CANDIDATES = {
     "openvino_ir": ("models/edge_rover_yolov8n_coco_int8_openvino.xml", "openvino"),
     "ort_qdq": ("models/edge_rover_yolov8n_coco_int8.onnx", "onnxruntime"),
 }
+
+
+def shifted_1px(frame: np.ndarray) -> np.ndarray:
+    """The frame moved one pixel right, the new column a copy of its neighbour (camera jitter)."""
+    shift = np.float32([[1, 0, 1], [0, 1, 0]])
+    return cv2.warpAffine(frame, shift, frame.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
+
+
+def jpeg95(frame: np.ndarray) -> np.ndarray:
+    return cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 95])[1], cv2.IMREAD_COLOR)
+
+
+# the FP32 parent against itself on a barely changed frame: the floor of the strict rule
+FLOORS = {"fp32_shifted_1px": shifted_1px, "fp32_jpeg95": jpeg95}
 PEOPLE_AND_VEHICLES = ("person", "bicycle", "car", "motorcycle", "large_vehicle")
 POOLED = {"large_vehicle": "car"}  # one vehicle class for the pooled count
 CONF, MARGIN, IOU = 0.25, SCORE_MARGIN, 0.5
@@ -130,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fp32", type=Path, required=True, help="the FP32 parent ONNX of the real-world model"
     )
-    parser.add_argument("--views", type=int, default=12, help="frames per picture (default 12)")
+    parser.add_argument("--views", type=int, default=48, help="frames per picture (default 48)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -149,6 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         for name, model in models.items():
             candidate = [model.detect(f).detections for f in tqdm(frames, desc=f"{set_name} {name}")]
             entry[name] = figures(reference, candidate)
+        for name, change in FLOORS.items():
+            candidate = [
+                reference_model.detect(change(f)).detections for f in tqdm(frames, desc=f"{set_name} {name}")
+            ]
+            entry[name] = figures(reference, candidate)
         report["sets"][set_name] = entry
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
@@ -162,7 +186,7 @@ def print_table(report: dict) -> None:
           "people+vehicles, vehicles pooled (margin / strict) |")  # fmt: skip
     print("|---|---|---|---|---|---|")
     for set_name, entry in report["sets"].items():
-        for name in CANDIDATES:
+        for name in (*CANDIDATES, *FLOORS):
             cells = [
                 " / ".join(_cell(entry[name][mode][key]) for mode in ("margin", "strict"))
                 for key in ("all_published", "people_and_vehicles", "people_and_vehicles_pooled")

@@ -51,3 +51,16 @@ def test_a_box_below_the_threshold_counts_only_with_the_margin() -> None:
     figures = robustness.figures(fp32, int8)
     assert figures["margin"]["people_and_vehicles"]["found"] == 1
     assert figures["strict"]["people_and_vehicles"]["found"] == 0
+
+
+def test_the_floor_frames_change_the_view_only_a_little() -> None:
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    moved = robustness.shifted_1px(frame)
+    assert moved.shape == frame.shape
+    assert np.array_equal(moved[:, 1:], frame[:, :-1])  # every pixel one column to the right
+    assert np.array_equal(moved[:, 0], frame[:, 0])  # the new edge column copies its neighbour
+    smooth = cv2.GaussianBlur(frame, (0, 0), 3.0)  # JPEG 95 of a camera-like image: nearly lossless
+    recoded = robustness.jpeg95(smooth)
+    assert recoded.shape == smooth.shape and not np.array_equal(recoded, smooth)
+    assert np.abs(recoded.astype(int) - smooth).mean() < 2.0
