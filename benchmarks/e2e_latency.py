@@ -370,7 +370,7 @@ def summarize(folder: Path) -> None:
 
 
 def parse_setting(text: str) -> tuple[str, str, object]:
-    """argparse type of ``--set``: 'controller.rate_hz=30' → ('controller', 'rate_hz', 30)."""
+    """argparse type of ``--set``: 'controller.rate_hz=50.0' → ('controller', 'rate_hz', 50.0)."""
     target, sep, value = text.partition("=")
     node, dot, name = target.partition(".")
     if not (sep and dot and name) or node not in NODES:
@@ -409,8 +409,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the camera's folder_cache_mb (0: decode every frame on every lap, "
                         "as before the cache; default: its config)")  # fmt: skip
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NODE.PARAM=VALUE",
-                        type=parse_setting, help="one more node parameter, e.g. controller.rate_hz=30 "
-                        "(repeatable; the value is read as YAML)")  # fmt: skip
+                        type=parse_setting, help="one more node parameter, e.g. controller.rate_hz=50.0 "
+                        "(repeatable; the value is read as YAML: write 50.0 for a float parameter, "
+                        "ROS refuses an integer there and the node stops)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--summarize", type=Path, metavar="DIR",
                         help="print a table of the result JSONs in DIR and exit (runs nothing)")  # fmt: skip
