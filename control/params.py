@@ -21,8 +21,9 @@ from edge_rover.common.params import ParameterValueError, ParamSpec
 class ControllerParams:
     # Timing. 30 Hz: one cycle per camera frame (decide_on_obstacles runs it the moment /obstacles
     # arrive); the timer then only fires when frames are late or stop. At 50 Hz it also ran a cycle
-    # 20 ms after each frame's, inside the next frame's inference, and that cost the detector's tail
-    # (benchmarks/results/e2e_rate_ab). The serial bridge sends its own 50 Hz frames whatever the rate.
+    # 20 ms after each frame's, inside the next frame's inference: +6 % of a core and +4 ms on the
+    # end-to-end median (benchmarks/results/e2e_rate_ab). The serial bridge sends its own 50 Hz
+    # frames to the motors whatever this rate.
     rate_hz: float = 30.0
     # Vehicle.
     cmd_vel_angular_z: str = ANGULAR_Z_DEFAULT
