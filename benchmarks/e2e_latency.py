@@ -101,10 +101,9 @@ def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> 
 
     rclpy.init()
     node = rclpy.create_node("e2e_probe")
-    seen: dict[str, set[float]] = {"camera": set(), "detector": set(), "obstacle_mapper": set()}
-    # capture stamp → when the probe first got that frame's message from each stage (where the
-    # latency goes)
-    arrived: dict[str, dict[float, float]] = {stage: {} for stage in seen}
+    # per stage, capture stamp → when the probe first got that frame's message (where the latency
+    # goes); its keys are also the frames each stage saw
+    arrived: dict[str, dict[float, float]] = {"camera": {}, "detector": {}, "obstacle_mapper": {}}
     first_cmd: dict[float, float] = {}
     measuring = {"on": False}
 
@@ -125,9 +124,7 @@ def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> 
     def mark(stage: str):
         def callback(msg, info) -> None:
             if measuring["on"]:
-                stamp = round(stamp_to_sec(msg.header.stamp), 6)
-                seen[stage].add(stamp)
-                arrived[stage].setdefault(stamp, arrival(info))
+                arrived[stage].setdefault(round(stamp_to_sec(msg.header.stamp), 6), arrival(info))
 
         return taking_info(callback)
 
@@ -192,13 +189,14 @@ def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> 
             total_rss.append(sample)
     probe_cpu = (time.process_time() - probe_cpu_start) / (time.monotonic() - probe_wall_start) * 100.0
     rclpy.try_shutdown()
-    latencies = np.array(sorted(first_cmd[s] - s for s in first_cmd if s in seen["camera"]))
-    ordered = [first_cmd[s] - s for s in sorted(first_cmd) if s in seen["camera"]]
+    commanded = sorted(s for s in first_cmd if s in arrived["camera"])  # frames the probe saw leave
+    ordered = [first_cmd[s] - s for s in commanded]
+    latencies = np.array(sorted(ordered))
     third = max(1, len(ordered) // 3)
     return {
-        "frames_published": len(seen["camera"]),
-        "frames_detected": len(seen["detector"]),
-        "frames_mapped": len(seen["obstacle_mapper"]),
+        "frames_published": len(arrived["camera"]),
+        "frames_detected": len(arrived["detector"]),
+        "frames_mapped": len(arrived["obstacle_mapper"]),
         "frames_commanded": len(latencies),
         "latency_ms": {
             "p50": round(float(np.percentile(latencies, 50)) * 1e3, 1) if len(latencies) else None,
@@ -211,7 +209,7 @@ def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> 
             stage: _percentiles([t - s for s, t in times.items() if s in first_cmd])
             for stage, times in arrived.items()
         },
-        "slowest_frames": slowest_frames(first_cmd, arrived, seen["camera"]),
+        "slowest_frames": slowest_frames(commanded, first_cmd, arrived),
         "arrival_clock": "dds_received_timestamp" if with_info else "probe_callback",
         "probe_backlog_ms": _percentiles(probe_backlog),
         "detector_diagnostics_ms": {k: float(v) for k, v in detector_timing.items()},
@@ -223,21 +221,20 @@ def probe(seconds: float, warmup: float, procs: dict[str, subprocess.Popen]) -> 
 
 
 def slowest_frames(
+    commanded: list[float],
     first_cmd: dict[float, float],
     arrived: dict[str, dict[float, float]],
-    published: set[float],
     count: int = 12,
 ) -> list[dict]:
-    """The ``count`` slowest frames: when in the run (s after its first frame) and how long each
-    stage took, so a tail that repeats every second (a 1 Hz timer somewhere) or comes in a burst
-    shows itself."""
-    stamps = sorted(s for s in first_cmd if s in published)
-    if not stamps:
+    """The ``count`` slowest of the ``commanded`` frames (capture stamps, in order): when in the run
+    (s after its first frame) and how long each stage took, so a tail that repeats every second
+    (a 1 Hz timer somewhere) or comes in a burst shows itself."""
+    if not commanded:
         return []
-    worst = sorted(stamps, key=lambda s: first_cmd[s] - s, reverse=True)[:count]
+    worst = sorted(commanded, key=lambda s: first_cmd[s] - s, reverse=True)[:count]
     return [
         {
-            "at_s": round(s - stamps[0], 3),
+            "at_s": round(s - commanded[0], 3),
             "latency_ms": round((first_cmd[s] - s) * 1e3, 1),
             **{
                 f"{stage}_ms": round((times[s] - s) * 1e3, 1)
@@ -294,10 +291,9 @@ def run_once(
     size: tuple[int, int],
     model: str | None,
     mode: str,
-    detector_params: dict[str, int] | None = None,
-    camera_params: dict[str, int] | None = None,
     settings: dict[str, dict] | None = None,
 ) -> dict:
+    """One run of the graph; ``settings``: more parameters per node (``{"camera": {...}}``)."""
     log_dir = Path(tempfile.mkdtemp(prefix="e2e_logs_"))
     overrides: dict[str, dict] = {
         "camera": {
@@ -306,9 +302,8 @@ def run_once(
             "loop": True,
             "width": size[0],
             "height": size[1],
-            **(camera_params or {}),
         },
-        "detector": {**({"model_path": model} if model else {}), **(detector_params or {})},
+        "detector": {"model_path": model} if model else {},
         "obstacle_mapper": {},
         "controller": {"cmd_vel_stamped": True, "decide_on_obstacles": mode != "timer_only"},
     }
@@ -419,8 +414,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.summarize:
         summarize(args.summarize)
         return 0
-    detector_params = {"threads": args.detector_threads} if args.detector_threads else None
-    camera_params = None if args.camera_cache_mb is None else {"folder_cache_mb": args.camera_cache_mb}
+    # the two named options are --set shorthands (a --set of the same parameter wins)
+    settings = settings_by_node(args.settings)
+    if args.detector_threads:
+        settings.setdefault("detector", {}).setdefault("threads", args.detector_threads)
+    if args.camera_cache_mb is not None:
+        settings.setdefault("camera", {}).setdefault("folder_cache_mb", args.camera_cache_mb)
     # A private DDS domain: other graphs on this machine (tests, demos) must not mix in.
     domain, _lock = claim_domain_id()
     os.environ["ROS_DOMAIN_ID"] = str(domain)
@@ -431,17 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         frames = Path(args.frames) if args.frames else make_frames(scratch, 150, *size)
     results = [
-        run_once(
-            fps,
-            args.seconds,
-            frames,
-            size,
-            args.model,
-            mode,
-            detector_params,
-            camera_params,
-            settings_by_node(args.settings),
-        )
+        run_once(fps, args.seconds, frames, size, args.model, mode, settings)
         for mode in args.modes
         for fps in args.fps
     ]
@@ -458,7 +447,9 @@ def main(argv: list[str] | None = None) -> int:
             "frames": args.frames or "simulator",
             "model": args.model or "config/detector.yaml",
             "detector_threads": args.detector_threads or "config/detector.yaml",
-            "camera_folder_cache_mb": "config/camera.yaml" if camera_params is None else args.camera_cache_mb,
+            "camera_folder_cache_mb": "config/camera.yaml"
+            if args.camera_cache_mb is None
+            else args.camera_cache_mb,
             "settings": settings_by_node(args.settings),
         },
         "results": results,
