@@ -56,8 +56,13 @@ def shifted_1px(frame: np.ndarray) -> np.ndarray:
     return cv2.warpAffine(frame, shift, frame.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
 
 
+def jpeg(frame: np.ndarray, quality: int) -> np.ndarray:
+    """The frame after a JPEG round trip at ``quality``."""
+    return cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
+
+
 def jpeg95(frame: np.ndarray) -> np.ndarray:
-    return cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 95])[1], cv2.IMREAD_COLOR)
+    return jpeg(frame, 95)
 
 
 # the FP32 parent against itself on a barely changed frame: the floor of the strict rule
@@ -93,7 +98,7 @@ def _perturb(frame: np.ndarray, kind: int, rng: random.Random) -> np.ndarray:
     if kind == 3:
         return cv2.GaussianBlur(frame, (0, 0), rng.uniform(1.0, 2.0))
     if kind == 4:
-        return cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 30])[1], cv2.IMREAD_COLOR)
+        return jpeg(frame, 30)
     if kind == 5:
         noise = np.random.default_rng(rng.getrandbits(32)).normal(0.0, 8.0, frame.shape)
         return np.clip(frame + noise, 0, 255).astype(np.uint8)
@@ -159,19 +164,18 @@ def main(argv: list[str] | None = None) -> int:
     sets = {name: [v for p in paths for v in views(cv2.imread(str(p)), args.views, rng)]
             for name, paths in pictures().items()}  # fmt: skip
     reference_model = detector(str(args.fp32), "onnxruntime")
-    models = {name: detector(path, backend) for name, (path, backend) in CANDIDATES.items()}
+    # each row: a model and what it is shown of each view (the INT8 files the view itself, the
+    # floors the FP32 parent on the view barely changed)
+    rows = {name: (detector(path, backend), None) for name, (path, backend) in CANDIDATES.items()}
+    rows.update({name: (reference_model, change) for name, change in FLOORS.items()})
     command = f"python -m benchmarks.int8_robustness --fp32 <parent> --views {args.views} --seed {args.seed}"
     report: dict = {"benchmark": "int8_robustness", "command": command, "versions": versions(), "sets": {}}
     for set_name, frames in sets.items():
         reference = [reference_model.detect(f).detections for f in tqdm(frames, desc=f"{set_name} fp32")]
         entry = {"frames": len(frames)}
-        for name, model in models.items():
-            candidate = [model.detect(f).detections for f in tqdm(frames, desc=f"{set_name} {name}")]
-            entry[name] = figures(reference, candidate)
-        for name, change in FLOORS.items():
-            candidate = [
-                reference_model.detect(change(f)).detections for f in tqdm(frames, desc=f"{set_name} {name}")
-            ]
+        for name, (model, change) in rows.items():
+            shown = frames if change is None else [change(f) for f in frames]
+            candidate = [model.detect(f).detections for f in tqdm(shown, desc=f"{set_name} {name}")]
             entry[name] = figures(reference, candidate)
         report["sets"][set_name] = entry
     args.out.parent.mkdir(parents=True, exist_ok=True)
