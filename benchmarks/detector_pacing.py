@@ -17,10 +17,9 @@ import json
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from benchmarks.detector import FRAME_WH, IMAGES, SHARED
+from benchmarks.detector import IMAGES, SHARED, _frames
 from benchmarks.machine import load_average, versions
 from edge_rover.perception.detection.detector import Detector, DetectorConfig
 
@@ -53,9 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blocks", type=int, default=6, help="blocks of 60 frames per mode (default 6)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    frames = [cv2.resize(cv2.imread(str(SHARED / "images" / n)), FRAME_WH) for n in IMAGES]
-    if any(f is None for f in frames):
+    if not all((SHARED / "images" / n).is_file() for n in IMAGES):
         raise SystemExit(f"missing real pictures in {SHARED / 'images'} (see ../shared/data/README.md)")
+    frames = _frames()  # the detector benchmark's 640x480 rover frames
     model = Path(args.model) if Path(args.model).is_absolute() else REPO / args.model
     detector = Detector(DetectorConfig(str(model), threads=args.threads), log=lambda _m: None)
     modes = {"back_to_back": None, f"paced_{args.fps:g}fps": 1.0 / args.fps}
