@@ -45,6 +45,23 @@ def test_a_car_truck_flip_is_missed_per_class_but_found_pooled() -> None:
     assert figures["people_and_vehicles_pooled"] == {"fp32_boxes": 2, "found": 2, "recall": 1.0}
 
 
+def test_one_vehicle_fp32_names_twice_is_one_vehicle_pooled() -> None:
+    # dog.jpg's pickup: FP32 gives car 0.58 and truck 0.51 on the same box, INT8 car 0.82 only
+    fp32 = [_detections([("car", 0.58, (48, 10, 268, 107)), ("large_vehicle", 0.51, (47, 11, 269, 107))])]
+    int8 = [_detections([("car", 0.82, (45, 10, 268, 106))])]
+    figures = robustness.figures(fp32, int8)["strict"]
+    assert figures["per_class"]["large_vehicle"] == {"fp32_boxes": 1, "found": 0, "recall": 0.0}
+    assert figures["people_and_vehicles_pooled"] == {"fp32_boxes": 1, "found": 1, "recall": 1.0}
+
+
+def test_pooling_keeps_two_vehicles_side_by_side() -> None:
+    two = _detections([("car", 0.7, (0, 0, 100, 60)), ("large_vehicle", 0.6, (110, 0, 300, 120))])
+    merged = robustness.pooled(two)
+    assert merged.names() == ["car", "car"] and len(robustness.pooled(_detections([]))) == 0
+    one_missed = robustness.figures([two], [_detections([("car", 0.7, (0, 0, 100, 60))])])["strict"]
+    assert one_missed["people_and_vehicles_pooled"] == {"fp32_boxes": 2, "found": 1, "recall": 0.5}
+
+
 def test_a_box_below_the_threshold_counts_only_with_the_margin() -> None:
     fp32 = [_detections([("person", 0.27, (0, 0, 50, 100))])]
     int8 = [_detections([("person", 0.23, (0, 0, 50, 100))])]
