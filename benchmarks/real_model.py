@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.detector import FRAME_WH, IMAGES, PT_MODEL, SHARED  # noqa: E402  (same pictures)
+from benchmarks.detector import FRAME_WH, IMAGES, PT_MODEL, SHARED, _frames  # noqa: E402  (same pictures)
 from benchmarks.machine import load_average, versions  # noqa: E402  (after the sys.path line)
 
 MODELS = {
@@ -42,15 +42,6 @@ MODELS = {
     "sim_ov": ("models/edge_rover_yolov8n_int8_openvino.xml", "openvino"),
     "real_ort": ("models/edge_rover_yolov8n_coco_int8.onnx", "onnxruntime"),
 }
-
-
-def _frames():
-    import cv2
-
-    return [
-        cv2.resize(cv2.imread(str(SHARED / "images" / n)), FRAME_WH, interpolation=cv2.INTER_AREA)
-        for n in IMAGES
-    ]
 
 
 def _stats(values: list[float]) -> dict:
