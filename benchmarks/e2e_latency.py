@@ -75,8 +75,11 @@ def make_real_frames(folder: Path, width: int, height: int, data: Path = SHARED)
     return folder
 
 
-def start_node(name: str, params: dict[str, str], log_dir: Path) -> subprocess.Popen:
-    args = ["ros2", "run", "edge_rover", name, "--ros-args"]
+def start_node(
+    name: str, params: dict[str, str], log_dir: Path, prefix: list[str] | None = None
+) -> subprocess.Popen:
+    """``ros2 run`` of one node; ``prefix`` goes before it (``chrt -f 10``: every thread inherits)."""
+    args = [*(prefix or []), "ros2", "run", "edge_rover", name, "--ros-args"]
     config = REPO_ROOT / "config" / f"{name}.yaml"
     if config.is_file():
         args += ["--params-file", str(config)]
@@ -292,8 +295,10 @@ def run_once(
     model: str | None,
     mode: str,
     settings: dict[str, dict] | None = None,
+    prefixes: dict[str, list[str]] | None = None,
 ) -> dict:
-    """One run of the graph; ``settings``: more parameters per node (``{"camera": {...}}``)."""
+    """One run of the graph; ``settings``: more parameters per node (``{"camera": {...}}``);
+    ``prefixes``: a command line before a node's (``{"detector": ["chrt", "-f", "10"]}``)."""
     log_dir = Path(tempfile.mkdtemp(prefix="e2e_logs_"))
     overrides: dict[str, dict] = {
         "camera": {
@@ -316,7 +321,7 @@ def run_once(
             n: {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in o.items()}
             for n, o in overrides.items()
         }
-        procs = {name: start_node(name, as_text[name], log_dir) for name in NODES}
+        procs = {name: start_node(name, as_text[name], log_dir, (prefixes or {}).get(name)) for name in NODES}
     try:
         result = probe(seconds, warmup=5.0, procs=procs)
     finally:
@@ -373,6 +378,23 @@ def parse_setting(text: str) -> tuple[str, str, object]:
     return node, name, yaml.safe_load(value)
 
 
+SCHED_POLICIES = {"fifo": "-f", "rr": "-r"}
+
+
+def parse_sched(text: str) -> tuple[str, list[str]]:
+    """argparse type of ``--sched``: 'detector=fifo:10' → ('detector', ['chrt', '-f', '10'])."""
+    node, sep, rest = text.partition("=")
+    policy, colon, priority = rest.partition(":")
+    if not (sep and colon) or node not in NODES or policy not in SCHED_POLICIES or not priority.isdigit():
+        raise argparse.ArgumentTypeError(
+            f"expected NODE=POLICY:PRIORITY with NODE one of {NODES}, POLICY one of "
+            f"{sorted(SCHED_POLICIES)}, got {text!r}"
+        )
+    if not 1 <= int(priority) <= 99:
+        raise argparse.ArgumentTypeError(f"--sched {text}: the priority must be 1-99")
+    return node, ["chrt", SCHED_POLICIES[policy], priority]
+
+
 def settings_by_node(settings: list[tuple[str, str, object]]) -> dict[str, dict]:
     by_node: dict[str, dict] = {}
     for node, name, value in settings:
@@ -407,6 +429,9 @@ def main(argv: list[str] | None = None) -> int:
                         type=parse_setting, help="one more node parameter, e.g. controller.rate_hz=50.0 "
                         "(repeatable; the value is read as YAML: write 50.0 for a float parameter, "
                         "ROS refuses an integer there and the node stops)")  # fmt: skip
+    parser.add_argument("--sched", action="append", default=[], metavar="NODE=POLICY:PRIORITY",
+                        type=parse_sched, help="run a node under a real-time policy, e.g. "
+                        "detector=fifo:10 (chrt; needs CAP_SYS_NICE; repeatable)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--summarize", type=Path, metavar="DIR",
                         help="print a table of the result JSONs in DIR and exit (runs nothing)")  # fmt: skip
@@ -430,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         frames = Path(args.frames) if args.frames else make_frames(scratch, 150, *size)
     results = [
-        run_once(fps, args.seconds, frames, size, args.model, mode, settings)
+        run_once(fps, args.seconds, frames, size, args.model, mode, settings, dict(args.sched))
         for mode in args.modes
         for fps in args.fps
     ]
@@ -451,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.camera_cache_mb is None
             else args.camera_cache_mb,
             "settings": settings_by_node(args.settings),
+            "sched": {node: " ".join(prefix) for node, prefix in args.sched},
         },
         "results": results,
     }

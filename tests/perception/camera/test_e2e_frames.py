@@ -51,6 +51,14 @@ def test_set_reads_node_parameters_as_yaml_and_refuses_unknown_nodes() -> None:
             e2e_latency.parse_setting(bad)
 
 
+def test_sched_runs_a_node_under_chrt_and_refuses_what_chrt_would_not_take() -> None:
+    assert e2e_latency.parse_sched("detector=fifo:10") == ("detector", ["chrt", "-f", "10"])
+    assert e2e_latency.parse_sched("camera=rr:99") == ("camera", ["chrt", "-r", "99"])
+    for bad in ("detector=fifo", "detector=idle:1", "planner=fifo:10", "detector=fifo:0", "detector=fifo:x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            e2e_latency.parse_sched(bad)
+
+
 def test_a_run_with_a_dead_node_or_no_command_is_a_failure_not_a_figure() -> None:
     run = {"mode": "separate", "fps": 30.0, "logs": "/tmp/logs", "frames_commanded": 598}
     assert e2e_latency.run_failure(run) is None
