@@ -43,20 +43,12 @@ raise SystemExit(run_node(Taker, "shutdown_probe"))
 
 
 def _run(tmp_path: Path, mode: str) -> tuple[int, str]:
-    from edge_rover.common.ros_domain import claim_domain_id
-
     script = tmp_path / "taker.py"
     script.write_text(NODE)
-    # a domain of its own: this node talks to no one, and this test process' participants must
-    # not hold shared-memory links to a process that is about to vanish mid-callback
-    domain, lock = claim_domain_id()
-    try:
-        done = subprocess.run(
-            [sys.executable, str(script), mode], cwd=REPO_ROOT,
-            env={**os.environ, "ROS_DOMAIN_ID": str(domain)}, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-    finally:
-        lock.close()
+    done = subprocess.run(
+        [sys.executable, str(script), mode], cwd=REPO_ROOT, env=dict(os.environ),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
     return done.returncode, done.stdout + done.stderr
 
 
