@@ -16,9 +16,7 @@ non-zero so that launch respawns it (with a fresh participant id) instead of sta
 from __future__ import annotations
 
 import faulthandler
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -54,15 +52,6 @@ class NodeUnhealthyError(RuntimeError):
     """Raised from the liveness watch's timer: the node can no longer work (its message says why)."""
 
 
-_interrupted = threading.Event()  # a SIGINT reached Python: the process is being stopped
-
-
-def _note_interrupt(signum: int, frame: object) -> None:
-    """SIGINT's Python handler: remember it, then raise KeyboardInterrupt as the default does."""
-    _interrupted.set()
-    signal.default_int_handler(signum, frame)
-
-
 def run_node(
     factory: Callable[[], Node],
     name: str,
@@ -76,9 +65,6 @@ def run_node(
     ``$EDGE_ROVER_STALL_TIMEOUT_S`` or 5 s; 0: off), see :func:`schedule_liveness_watch`.
     """
     identity = use_fresh_participant_id()  # before rclpy.init: a respawn must not reuse a dead id
-    # before rclpy.init: rclpy's own handler calls the Python one after it shuts the context down
-    if threading.current_thread() is threading.main_thread():  # signal.signal's own rule
-        signal.signal(signal.SIGINT, _note_interrupt)
     rclpy.init(args=args)
     node = None
     unhealthy = False
@@ -95,15 +81,6 @@ def run_node(
         unhealthy = True
         return EXIT_UNHEALTHY
     except (KeyboardInterrupt, ExternalShutdownException):
-        return 0
-    except RuntimeError as exc:
-        if not _interrupted.is_set():
-            raise  # a real fault: traceback and exit 1, launch respawns the node
-        # Ctrl-C landing while rclpy converts a message it takes: pybind11 turns the
-        # KeyboardInterrupt into "Unable to convert call argument..." (seen once in a loaded e2e
-        # run; upstream ros/joint_state_publisher#117). rclpy shuts the context down from its own
-        # thread, a moment later, so context.ok() cannot tell yet; the SIGINT flag can.
-        print(f"{name}: shut down during a callback ({exc}); exiting normally", file=sys.stderr)
         return 0
     except (*CONFIG_ERRORS, *config_errors) as exc:
         print(f"{name}: {exc}", file=sys.stderr)
